@@ -48,31 +48,44 @@ def _stderr_silenced():
         os.close(devnull)
 
 
-def setup_book(seed: int = 0) -> None:
+def quiet_tensorflow_import() -> None:
+    """Import TensorFlow and Keras without the start-up noise a reader cannot act on."""
+    # Must be set before TensorFlow is imported to silence its C++ start-up messages.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    with _stderr_silenced():
+        # TensorFlow's C++ side logs "could not find cuda drivers" straight to file
+        # descriptor 2 on CPU-only machines; nothing a reader can act on.
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+
+
+def setup_book(seed: int = 0, deterministic: bool = True) -> None:
     """Seed every generator, silence TensorFlow's logging and set the figure style.
 
     Parameters
     ----------
     seed : int, default 0
         Seed for Python's ``random``, NumPy and TensorFlow (``keras.utils.set_random_seed``).
+    deterministic : bool, default True
+        Ask TensorFlow for deterministic ops, so a rerun on the same machine gives the same numbers.
     """
-    # Must be set before TensorFlow is imported to silence its C++ start-up messages.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import warnings
 
     import matplotlib as mpl
     import numpy as np
 
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
-    with _stderr_silenced():
-        # TensorFlow's C++ side logs "could not find cuda drivers" straight to file
-        # descriptor 2 on CPU-only machines; nothing a reader can act on.
-        import keras
+    quiet_tensorflow_import()
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
         import tensorflow as tf
 
-    tf.get_logger().setLevel("ERROR")
-    keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
     mpl.rcParams.update({"figure.figsize": (6, 4), "figure.dpi": 100, "savefig.dpi": 100,
                          "axes.spines.top": False, "axes.spines.right": False})

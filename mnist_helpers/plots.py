@@ -79,3 +79,30 @@ def plot_pixel_histogram(x: np.ndarray):
     ax.set_title("Pixel intensities over all training images")
     fig.tight_layout()
     return fig
+
+
+def plot_history(histories: dict, metrics: Sequence[str] = ("loss", "accuracy"), title: str = ""):
+    """Training (dashed) and validation (solid) curves of one or more runs, one panel per metric.
+
+    Parameters
+    ----------
+    histories : dict of name -> DataFrame
+        As returned by ``mh.training.fit`` (columns ``loss``, ``val_loss``, ...; index = epoch).
+    metrics : sequence of str
+        Which metrics to draw, one panel each.
+    """
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        for i, (name, frame) in enumerate(histories.items()):
+            color = f"C{i}"
+            if metric in frame:
+                ax.plot(frame.index, frame[metric], "--", color=color, alpha=0.7, label=f"{name} (train)")
+            if f"val_{metric}" in frame:
+                ax.plot(frame.index, frame[f"val_{metric}"], "-", color=color, label=f"{name} (validation)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+    axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1, 0.5), frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
