@@ -52,7 +52,6 @@ def quiet_tensorflow_import() -> None:
     """Import TensorFlow and Keras without the start-up noise a reader cannot act on."""
     # Must be set before TensorFlow is imported to silence its C++ start-up messages.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     with _stderr_silenced():
         # TensorFlow's C++ side logs "could not find cuda drivers" straight to file
         # descriptor 2 on CPU-only machines; nothing a reader can act on.
