@@ -17,13 +17,15 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``optimizers``     SGD, momentum, RMSprop, Adam in NumPy (chapter 6)
 ``convolution``    2-D convolution and pooling in NumPy (chapter 7)
 ``regularization`` dropout in NumPy (chapter 8)
+``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
+``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
 =================  ==============================================================
 """
 from .config import quiet_tensorflow_import as _quiet_tensorflow_import
 
 _quiet_tensorflow_import()  # before any module below imports Keras
 
-from . import (baselines, checks, config, convolution, data, layers, models, optimizers,  # noqa: E402
+from . import (baselines, checks, cnn, config, convolution, data, layers, models, optimizers,  # noqa: E402
                plots, preprocessing, regularization, training, whitening)
 from .checks import assert_close  # noqa: E402
 from .config import FAST_ENV, fast_mode, pick, setup_book  # noqa: E402

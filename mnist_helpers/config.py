@@ -5,9 +5,10 @@ that results are repeatable and outputs stay tidy enough for nbval to compare.
 """
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import sys
+import threading
 
 FAST_ENV = "MNIST_FAST"
 """Environment variable that switches the book into its fast mode (CI)."""
@@ -33,30 +34,55 @@ def pick(full, fast):
     return fast if fast_mode() else full
 
 
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Send everything written to file descriptor 2 (C++ logging too) to /dev/null."""
+# TensorFlow's C++ side writes these straight to file descriptor 2 (bypassing Python's
+# warnings and TF_CPP_MIN_LOG_LEVEL) on CPU-only machines. None is something a reader can act
+# on: no GPU here, the CPU-features notice, and a tf.data graph-rewrite notice that TF 2.21
+# prints on every fit/predict. Only lines matching these are dropped; everything else passes.
+_NATIVE_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_platform|cuda_executor|cpu_feature_guard|port|node_def_util)\.cc:\d+\]"
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)")
+
+_filter_installed = False
+
+
+def _install_native_stderr_filter() -> None:
+    """Route file descriptor 2 through a thread that drops TensorFlow's known native noise."""
+    global _filter_installed
+    if _filter_installed:
+        return
     sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    original = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            pending = b""
+            while chunk := pipe.read(65536):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if not _NATIVE_NOISE.match(line.decode("utf-8", "replace")):
+                        os.write(original, line + b"\n")
+            if pending:
+                os.write(original, pending)
+
+    threading.Thread(target=pump, name="native-stderr-filter", daemon=True).start()
+    _filter_installed = True
 
 
 def quiet_tensorflow_import() -> None:
-    """Import TensorFlow and Keras without the start-up noise a reader cannot act on."""
+    """Import TensorFlow and Keras without the start-up noise a reader cannot act on.
+
+    Call it (or just ``import mnist_helpers``) before importing TensorFlow or Keras yourself.
+    """
     # Must be set before TensorFlow is imported to silence its C++ start-up messages.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _stderr_silenced():
-        # TensorFlow's C++ side logs "could not find cuda drivers" straight to file
-        # descriptor 2 on CPU-only machines; nothing a reader can act on.
-        import keras  # noqa: F401
-        import tensorflow as tf
+    _install_native_stderr_filter()
+    import keras  # noqa: F401
+    import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -100,6 +101,7 @@ def plot_history(histories: dict, metrics: Sequence[str] = ("loss", "accuracy"),
             if f"val_{metric}" in frame:
                 ax.plot(frame.index, frame[f"val_{metric}"], "-", color=color, label=f"{name} (validation)")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
     axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1, 0.5), frameon=False, fontsize=8)
     if title:
