@@ -10,11 +10,19 @@ export MNIST_DATA := $(abspath $(MNIST_DATA))
 endif
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# The website is built into $(BOOK_OUT)/_build/html; tests/test_website.py builds into a temp folder.
+BOOK_OUT ?= book
+# `make lab` serves on this port; each chapter page of the website links to it.
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+# The tests that drive a real browser and a real JupyterLab server (see test-website, test-lab).
+READER_TESTS := tests/test_website.py tests/test_jupyterlab.py
 
-.PHONY: book setup lab test test-package test-notebooks execute clean
+.PHONY: book setup lab test test-package test-notebooks test-website test-lab execute clean
+# From the committed outputs (no execution), warnings are errors: a few seconds per chapter.
 book: setup
-	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output book -W --keep-going
-	@echo "The book: $(abspath book/_build/html/index.html)"
+	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output $(BOOK_OUT) -W --keep-going
+	@echo "The book: $(abspath $(BOOK_OUT)/_build/html/index.html)"
 
 setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -26,17 +34,28 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mnist book)" >/dev/null
 	touch $@
 
+# JupyterLab on notebooks/, with the kernel of .venv (where mnist_helpers is installed).
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(LAB_PORT) $(LAB_ARGS)
 
-# All tests: the package, then every notebook re-executed by nbval in the fast mode.
-test: test-package test-notebooks
+# All tests: the package, every notebook re-executed by nbval in the fast mode, then the
+# website in a headless Chromium and JupyterLab as a reader uses them.
+test: test-package test-notebooks test-website test-lab
 
 test-package: setup
-	$(BIN)/python -m pytest tests --cov=mnist_helpers --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest tests $(addprefix --ignore=,$(READER_TESTS)) --cov=mnist_helpers --cov-report=term-missing:skip-covered
 
 test-notebooks: setup
 	MNIST_FAST=1 $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
+
+# Builds the book (like `make book`, into a temp folder) and checks it in Chromium: needs the
+# `chromium` package (Debian/Ubuntu) or CHROMIUM=/path/to/chrome. Screenshots: book/_build/screenshots/.
+test-website: setup
+	$(BIN)/python -m pytest tests/test_website.py
+
+# Starts JupyterLab (through `make lab`), lists the notebooks and runs one through its kernel API.
+test-lab: setup
+	$(BIN)/python -m pytest tests/test_jupyterlab.py
 
 # Re-execute the notebooks on the full data and save their outputs (what is committed).
 execute: setup

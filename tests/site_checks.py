@@ -1,0 +1,242 @@
+"""What a reader's browser sees of the built website: the checks behind tests/test_website.py.
+
+A real headless Chromium (Debian's ``chromium``, or the one named by ``CHROMIUM``) driven by
+Playwright loads each page from a local HTTP server on 127.0.0.1. Every request that leaves
+127.0.0.1 is blocked and reported, so a page that needs the internet (a CDN, a web font) fails.
+:func:`check_page` returns a list of problems, empty when the page is fine; the tests assert on
+those lists, and also feed deliberately broken copies of the site to the same function to show
+that it notices a missing figure or MathJax fetched from a CDN.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+INSTALL_HINT = ("install Chromium (Debian/Ubuntu: `apt-get install chromium`) or set CHROMIUM to "
+                "the path of a Chrome/Chromium executable")
+# Tags whose src/href the browser fetches by itself (a plain <a href> link is not fetched).
+FETCHING_TAGS = {"script": "src", "img": "src", "iframe": "src", "source": "src", "video": "src",
+                 "audio": "src", "embed": "src", "link": "href"}
+# Raw TeX that MathJax should have turned into maths: $$, \( \) \[ \] or a command like \frac.
+RAW_TEX_RE = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\[a-zA-Z]{2,}")
+
+# Every text node outside code, scripts and rendered maths: where raw TeX must not be left over.
+PROSE_TEXT_JS = """() => {
+  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .cell_input';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.parentElement.closest(skip) && n.textContent.trim()) texts.push(n.textContent);
+  }
+  return texts;
+}"""
+IMAGES_JS = """() => Array.from(document.images).map(img => ({
+  src: img.getAttribute('src').slice(0, 200), complete: img.complete, width: img.naturalWidth}))"""
+MATHS_JS = """() => ({
+  maths: document.querySelectorAll('.math').length,
+  rendered: Array.from(document.querySelectorAll('.math')).filter(
+      el => el.querySelector('mjx-container')).length,
+  containers: document.querySelectorAll('mjx-container').length,
+  errors: document.querySelectorAll('mjx-merror').length})"""
+# MathJax 3 typesets after its deferred script runs; its startup promise resolves when done.
+WAIT_MATHJAX_JS = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+}"""
+
+
+# ------------------------------------------------------------------ the browser
+
+def find_chromium() -> str:
+    """Path of a Chrome/Chromium executable: $CHROMIUM, else the first of BROWSER_NAMES on PATH."""
+    explicit = os.environ.get("CHROMIUM")
+    if explicit:
+        if not os.access(explicit, os.X_OK):
+            raise FileNotFoundError(f"CHROMIUM={explicit!r} is not an executable file")
+        return explicit
+    for name in BROWSER_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise FileNotFoundError(f"no browser found among {', '.join(BROWSER_NAMES)}: {INSTALL_HINT}")
+
+
+def launch(playwright):
+    """A headless Chromium; --no-sandbox because CI runs as root, where the sandbox refuses."""
+    return playwright.chromium.launch(executable_path=find_chromium(), args=["--no-sandbox"])
+
+
+# ------------------------------------------------------------------ serving the site
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the test output is about problems, not requests
+        pass
+
+
+@contextmanager
+def serve(folder: Path):
+    """Serve ``folder`` on 127.0.0.1 (a free port) in a thread; yields the base URL ending in /."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def linked_copy(site: Path, target: Path) -> Path:
+    """A copy of ``site`` made of hard links (fast for 30 MB of MathJax). Change a file only
+    through :func:`replace_file`, which unlinks first, so the original is never touched."""
+    shutil.copytree(site, target, copy_function=os.link)
+    return target
+
+
+def replace_file(path: Path, text: str) -> None:
+    path.unlink()
+    path.write_text(text, encoding="utf8")
+
+
+# ------------------------------------------------------------------ the book's structure
+
+def toc_docnames(toc_path: Path) -> list[str]:
+    """The pages of a Jupyter Book ``_toc.yml`` in reading order: the root, then every file."""
+    toc = yaml.safe_load(Path(toc_path).read_text(encoding="utf8"))
+    order = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                order.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    walk(toc.get("sections"))
+    return [str(Path(name).with_suffix("")) if name.endswith((".md", ".ipynb")) else name
+            for name in order]
+
+
+# ------------------------------------------------------------------ static checks
+
+class _FetchedURLs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        name = FETCHING_TAGS.get(tag)
+        if name and attrs.get(name):
+            # <link rel="canonical"> and friends are not fetched; stylesheets, icons, preloads are.
+            if tag == "link" and not {"stylesheet", "icon", "preload", "modulepreload"} & set(
+                    (attrs.get("rel") or "").split()):
+                return
+            self.urls.append((tag, attrs[name]))
+        # Inline configuration such as `const THEBE_JS_URL = "https://..."` is caught as text below.
+
+
+def external_resources(html: str) -> list[str]:
+    """The URLs a page would fetch from another host: resources with http(s):// or // URLs in
+    fetching tags, and absolute URLs inside inline <script> code (loaded later by that code)."""
+    parser = _FetchedURLs()
+    parser.feed(html)
+    found = [f"<{tag}> {url}" for tag, url in parser.urls if re.match(r"(https?:)?//", url)]
+    for script in re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S | re.I):
+        found += [f"<script> code: {url}" for url in re.findall(r"https?://[^\s\"'<>]+", script)]
+    return found
+
+
+# ------------------------------------------------------------------ the page in the browser
+
+@dataclass
+class PageReport:
+    """What :func:`check_page` saw on one page: its problems and what it counted."""
+
+    url: str
+    problems: list[str] = field(default_factory=list)
+    maths: int = 0
+    images: int = 0
+
+
+def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: Path | None = None,
+               maths_screenshot: Path | None = None) -> PageReport:
+    """Load ``url`` in a new page of ``context`` and report everything a reader would notice.
+
+    Problems: console errors and uncaught exceptions, requests that fail or answer >= 400,
+    requests to anything not starting with one of ``local_prefixes`` (blocked, so the page is
+    seen as it is offline), images that did not load (natural width 0), ``.math`` elements
+    MathJax did not render, MathJax errors, raw TeX left in the text and a title starting with
+    a stray "#".
+    """
+    report = PageReport(url)
+    problems = report.problems
+    page = context.new_page()
+
+    def on_route(route):
+        request_url = route.request.url
+        if request_url.startswith(local_prefixes + ("data:", "blob:")):
+            route.continue_()
+        else:
+            problems.append(f"request to another host (blocked): {request_url[:120]}")
+            route.abort()
+
+    page.route("**/*", on_route)
+    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console error: {msg.text[:300]}"))
+    page.on("pageerror", lambda exc: problems.append(f"uncaught exception: {str(exc)[:300]}"))
+    page.on("requestfailed", lambda req: problems.append(
+        f"request failed: {req.url[:120]} ({req.failure})"))
+    page.on("response", lambda resp: resp.status >= 400 and problems.append(
+        f"HTTP {resp.status}: {resp.url[:120]}"))
+    try:
+        page.goto(url, wait_until="load")
+        page.evaluate(WAIT_MATHJAX_JS)
+        # Scroll through the page so that lazily loaded images are requested, then wait for them.
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_load_state("networkidle")
+        images = page.evaluate(IMAGES_JS)
+        report.images = len(images)
+        problems += [f"image did not load: {img['src'][:120]}" for img in images
+                     if not (img["complete"] and img["width"] > 0)]
+        maths = page.evaluate(MATHS_JS)
+        report.maths = maths["maths"]
+        if maths["rendered"] < maths["maths"]:
+            problems.append(f"maths not rendered: {maths['maths'] - maths['rendered']} of "
+                            f"{maths['maths']} .math elements have no MathJax output")
+        if maths["errors"]:
+            problems.append(f"MathJax reported {maths['errors']} errors (mjx-merror)")
+        # A Markdown heading written as "# # Title" shows a stray "#" in the page title.
+        titles = page.eval_on_selector_all("h1", "hs => hs.map(h => h.textContent.trim())")
+        problems += [f"page title starts with '#': {t[:60]!r}" for t in titles[:1] if t.startswith("#")]
+        leftovers = [t for t in page.evaluate(PROSE_TEXT_JS) if RAW_TEX_RE.search(t)]
+        problems += [f"raw TeX in the text: {t.strip()[:100]!r}" for t in leftovers[:5]]
+        page.evaluate("window.scrollTo(0, 0)")
+        if screenshot is not None:
+            page.screenshot(path=str(screenshot))
+        if maths_screenshot is not None and report.maths:
+            page.locator("div.math, .math").first.scroll_into_view_if_needed()
+            page.evaluate("window.scrollBy(0, -200)")
+            page.screenshot(path=str(maths_screenshot))
+    finally:
+        page.close()
+    return report
+
+
+def local_url(url: str) -> str:
+    """``http://127.0.0.1:8000/book/intro.html?x#y`` -> ``book/intro.html``."""
+    return urlsplit(url).path.lstrip("/")

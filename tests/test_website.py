@@ -1,0 +1,400 @@
+"""The website as a reader sees it: built by `make book`, checked in a real headless Chromium.
+
+The build runs once per session (`make book` into a temp folder, warnings are errors) and is
+served on 127.0.0.1 with every other host blocked. Then: every page loads cleanly, the maths is
+rendered by the MathJax copy inside the site (also from a file:// URL), the "next" links walk
+through the chapters in the order of book/_toc.yml, search finds "softmax", each chapter offers
+its notebook for download, and the results page comes from benchmarks/results/. The checker is
+itself tested on broken copies of the site (a deleted figure, MathJax pointed at a CDN).
+Screenshots of every page: book/_build/screenshots/.
+"""
+import html
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import site_checks as sc
+
+ROOT = Path(__file__).resolve().parents[1]
+TOC = ROOT / "book" / "_toc.yml"
+SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
+CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+
+
+def _load_extension():
+    """book/_ext/mnist_book.py, the Sphinx extension, imported by path (it is not a package)."""
+    spec = importlib.util.spec_from_file_location("mnist_book", ROOT / "book" / "_ext" / "mnist_book.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+ext = _load_extension()
+
+
+# ------------------------------------------------------------------ fixtures
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory):
+    """`make book` (the README's command) into a fresh folder; any warning fails the build."""
+    out = tmp_path_factory.mktemp("book")
+    bin_dir = Path(sys.executable).parent
+    # -o: never re-run `setup` from here; BIN: the tools of the interpreter running the tests.
+    command = ["make", "--no-print-directory", "-o", ".venv/.installed", "book",
+               f"BOOK_OUT={out}", f"BIN={bin_dir}"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    log = result.stdout + result.stderr
+    if result.returncode != 0:
+        pytest.fail(f"`make book` failed (exit {result.returncode}):\n{log[-5000:]}")
+    return {"html": out / "_build" / "html", "log": log}
+
+
+@pytest.fixture(scope="session")
+def site(build):
+    return build["html"]
+
+
+@pytest.fixture(scope="session")
+def pages():
+    return sc.toc_docnames(TOC)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    try:
+        sc.find_chromium()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))  # never skipped: CI installs Chromium (.ci/run)
+    with sync_playwright() as playwright:
+        browser = sc.launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def served(site):
+    with sc.serve(site) as base:
+        yield base
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()
+
+
+# ------------------------------------------------------------------ the build
+
+def test_build_is_warning_free_and_uses_committed_outputs(build, site, pages):
+    assert "WARNING" not in build["log"] and "build succeeded" in build["log"]
+    # execute_notebooks is "off": myst-nb would log "Executing" for every notebook it ran.
+    assert "Executing" not in build["log"]
+    for docname in pages:
+        assert (site / f"{docname}.html").is_file(), f"{docname} is in _toc.yml but was not built"
+    assert (site / "index.html").is_file() and (site / "search.html").is_file()
+
+
+def test_the_book_has_an_introduction_and_a_results_page(pages):
+    assert pages[0] == "book/intro"
+    assert "book/results" in pages, "book/results.md must be listed in book/_toc.yml"
+    chapters = [p for p in pages if p.startswith("notebooks/")]
+    assert chapters == sorted(chapters), f"chapters out of order in _toc.yml: {chapters}"
+
+
+def test_no_page_references_another_host(site):
+    problems = {}
+    for page in sorted(site.rglob("*.html")):
+        found = sc.external_resources(page.read_text(encoding="utf8"))
+        if found:
+            problems[str(page.relative_to(site))] = found
+    assert not problems, f"pages that would fetch from the internet: {problems}"
+
+
+def test_mathjax_is_served_from_the_site_itself(site):
+    intro = (site / "book" / "intro.html").read_text(encoding="utf8")
+    assert 'src="../_static/mathjax/tex-chtml.js"' in intro
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").stat().st_size > 100_000
+    fonts = list((site / "_static" / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    assert len(fonts) > 10, "MathJax's fonts must be in the site too"
+
+
+# ------------------------------------------------------------------ every page in the browser
+
+def test_every_page_loads_cleanly_with_rendered_maths(site, served, context, pages):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("[0-9][0-9]_*.png"):  # pages of an earlier build (not jupyterlab.png)
+        old.unlink()
+    # The chapters in order, then Sphinx's own pages (search, index); not _static's templates.
+    others = sorted(p.stem for p in site.glob("*.html") if p.stem != "index")
+    reports = {}
+    for i, docname in enumerate(pages + others):
+        shot = f"{i:02d}_{docname.replace('/', '_')}"
+        reports[docname] = sc.check_page(
+            context, served + docname + ".html", (served,),
+            screenshot=SCREENSHOTS / f"{shot}.png", maths_screenshot=SCREENSHOTS / f"{shot}_maths.png")
+    problems = {name: r.problems for name, r in reports.items() if r.problems}
+    assert not problems, f"problems a reader would see: {json.dumps(problems, indent=1)}"
+    # The checks above must have had something to check.
+    assert reports["book/intro"].maths >= 3, "the introduction must show some maths"
+    assert sum(r.images for name, r in reports.items() if name.startswith("notebooks/")) >= 1
+    assert reports["book/results"].images >= 1
+    assert len(list(SCREENSHOTS.glob("*.png"))) > len(pages)
+
+
+def test_maths_renders_from_disk_without_a_server(site, context, pages):
+    """A reader opening the built index.html with a double click: file:// URLs, no server."""
+    page = context.new_page()
+    page.goto((site / "index.html").as_uri())
+    page.wait_for_url(f"**/{pages[0]}.html")  # index.html redirects to the first page
+    page.close()
+    report = sc.check_page(context, (site / f"{pages[0]}.html").as_uri(), ("file://",),
+                           screenshot=SCREENSHOTS / "from_disk_intro.png")
+    assert report.problems == [] and report.maths >= 3
+
+
+def test_next_links_walk_through_the_chapters_in_toc_order(served, context, pages):
+    page = context.new_page()
+    page.goto(served + "index.html")
+    page.wait_for_url(f"**/{pages[0]}.html")  # index.html redirects to the root page
+    visited = [sc.local_url(page.url)]
+    while page.locator("a.right-next").count():
+        page.locator("a.right-next").first.click()
+        page.wait_for_load_state("load")
+        visited.append(sc.local_url(page.url))
+    assert visited == [f"{name}.html" for name in pages]
+    # ...and the "previous" links walk back.
+    while page.locator("a.left-prev").count():
+        page.locator("a.left-prev").first.click()
+        page.wait_for_load_state("load")
+        visited.append(sc.local_url(page.url))
+    assert visited[len(pages) - 1:] == [f"{name}.html" for name in reversed(pages)]
+    # The sidebar lists the same pages in the same order (the home page first).
+    sidebar = page.eval_on_selector_all(
+        "nav.bd-docs-nav a.reference.internal", "links => links.map(a => a.href)")
+    assert [sc.local_url(url) for url in sidebar] == [f"{name}.html" for name in pages]
+    page.close()
+
+
+def _search(context, served, query):
+    """Type ``query`` into the search box like a reader (Ctrl+K); the result page's links."""
+    page = context.new_page()
+    page.goto(served + "book/intro.html")
+    page.keyboard.press("Control+k")
+    box = page.locator("#pst-search-dialog input[name=q]")
+    box.fill(query)
+    box.press("Enter")
+    page.wait_for_url("**/search.html?q=*")
+    page.wait_for_selector("#search-results .search-summary")  # Sphinx writes it when done
+    hits = page.eval_on_selector_all("#search-results ul.search li a", "links => links.map(a => a.href)")
+    page.close()
+    return [sc.local_url(url) for url in hits]
+
+
+def test_search_finds_softmax(served, context):
+    hits = _search(context, served, "softmax")
+    assert "book/intro.html" in hits
+    assert _search(context, served, "qzxwvj") == []  # the check can fail
+
+
+def test_each_chapter_offers_its_notebook_for_download(served, context, pages):
+    for docname in [p for p in pages if p.startswith("notebooks/")]:
+        page = context.new_page()
+        page.goto(served + docname + ".html")
+        page.locator(".dropdown-download-buttons > button").click()
+        link = page.locator("a.btn-download-source-button")
+        assert link.is_visible() and link.get_attribute("href").endswith(f"{docname}.ipynb")
+        with page.expect_download() as download_info:
+            link.click(modifiers=["Alt"])  # Alt+click: save the link target instead of opening it
+        downloaded = Path(download_info.value.path()).read_bytes()
+        assert downloaded == (ROOT / f"{docname}.ipynb").read_bytes()
+        page.close()
+
+
+def test_each_chapter_says_how_to_run_it_in_jupyterlab(served, context, pages):
+    for docname in [p for p in pages if p.startswith("notebooks/")]:
+        page = context.new_page()
+        page.goto(served + docname + ".html")
+        box = page.locator(".run-this-chapter")
+        assert box.is_visible()
+        assert "make lab" in box.inner_text()
+        name = Path(docname).name
+        assert box.locator("a").get_attribute("href") == f"http://localhost:8888/lab/tree/{name}.ipynb"
+        page.close()
+
+
+# ------------------------------------------------------------------ the checker catches breakage
+
+def test_checker_reports_a_deleted_figure_and_a_stray_hash(site, context, tmp_path, pages):
+    chapter = next(p for p in pages if p.startswith("notebooks/"))
+    broken = sc.linked_copy(site, tmp_path / "site")
+    page = broken / f"{chapter}.html"
+    text = page.read_text(encoding="utf8")
+    image = next(p for p in (broken / "_images").iterdir() if p.name in text)
+    image.unlink()
+    sc.replace_file(page, text.replace("<h1>", "<h1># ", 1))  # as from a "# # Title" cell
+    with sc.serve(broken) as base:
+        report = sc.check_page(context, base + chapter + ".html", (base,))
+    assert any("image did not load" in p and image.name in p for p in report.problems), report.problems
+    assert any("HTTP 404" in p for p in report.problems)
+    assert any("page title starts with '#'" in p for p in report.problems)
+
+
+def test_checker_reports_mathjax_from_a_cdn(site, context, tmp_path):
+    broken = sc.linked_copy(site, tmp_path / "site")
+    intro = broken / "book" / "intro.html"
+    html = intro.read_text(encoding="utf8")
+    sc.replace_file(intro, html.replace("../_static/mathjax/tex-chtml.js", CDN_MATHJAX))
+    assert "../_static/mathjax/tex-chtml.js" in (site / "book" / "intro.html").read_text(encoding="utf8")
+    assert sc.external_resources(intro.read_text(encoding="utf8")) == [f"<script> {CDN_MATHJAX}"]
+    with sc.serve(broken) as base:
+        report = sc.check_page(context, base + "book/intro.html", (base,))
+    assert any("request to another host" in p and "cdn.jsdelivr.net" in p for p in report.problems)
+    assert any("maths not rendered" in p for p in report.problems)
+    assert any("raw TeX" in p for p in report.problems)
+
+
+def test_external_resources_ignores_plain_links():
+    html = ('<a href="https://example.org">x</a><link rel="canonical" href="https://example.org/">'
+            '<img src="../_images/a.png"><link rel="stylesheet" href="//fonts.example.org/a.css">'
+            '<script>const URL = "https://unpkg.com/thebe@0.8.2/lib/index.js"</script>')
+    assert sc.external_resources(html) == [
+        "<link> //fonts.example.org/a.css", "<script> code: https://unpkg.com/thebe@0.8.2/lib/index.js"]
+
+
+def test_toc_order_includes_nested_sections(tmp_path):
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: book/intro\nparts:\n  - caption: A\n    chapters:\n"
+                   "      - file: notebooks/01_a\n        sections:\n          - file: notebooks/01b\n"
+                   "      - file: book/results.md\n")
+    assert sc.toc_docnames(toc) == ["book/intro", "notebooks/01_a", "notebooks/01b", "book/results"]
+
+
+def test_find_chromium_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHROMIUM", str(tmp_path / "nothing"))
+    with pytest.raises(FileNotFoundError, match="CHROMIUM="):
+        sc.find_chromium()
+    monkeypatch.delenv("CHROMIUM")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="apt-get install chromium"):
+        sc.find_chromium()
+
+
+# ------------------------------------------------------------------ the results page's data
+
+GOOD = {"title": "Classic baselines", "chapter": "02_baselines", "rows": [
+    {"model": "Logistic regression", "test_accuracy": 0.9256, "train_seconds": 41.3, "extra": 1},
+    {"model": "k-NN", "test_accuracy": 0.9705, "train_seconds": 0.2, "chapter": "notebooks/03_x.ipynb",
+     "notes": "slow to predict"}]}
+
+
+def test_benchmark_reader_accepts_the_documented_format():
+    bench = ext.read_benchmark("baselines.json", GOOD)
+    assert [r.model for r in bench.rows] == ["Logistic regression", "k-NN"]
+    assert [r.chapter for r in bench.rows] == ["notebooks/02_baselines", "notebooks/03_x"]
+    assert bench.title == "Classic baselines"
+    bare = ext.read_benchmark("cnn_runs.json", GOOD["rows"])  # a bare list of rows
+    assert bare.title == "Cnn runs" and len(bare.rows) == 2 and bare.rows[0].chapter is None
+    assert ext.read_benchmark("cnn.json", GOOD).title == "Classic baselines"
+    assert ext.read_benchmark("cnn.json", GOOD["rows"]).title == "CNN"
+
+
+def test_benchmark_reader_accepts_the_scripts_names():
+    """benchmarks/baselines.py writes "results" of "method"/"fit_seconds": the same things."""
+    data = {"results": [{"method": "PCA + kNN", "test_accuracy": 0.975, "fit_seconds": 3.2},
+                        {"model": "SVM", "method": "ignored", "test_accuracy": 0.98, "train_seconds": 9,
+                         "fit_seconds": 99}]}
+    rows = ext.read_benchmark("baselines.json", data).rows
+    assert [(r.model, r.train_seconds) for r in rows] == [("PCA + kNN", 3.2), ("SVM", 9.0)]
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([{"model": "a", "test_accuracy": 0.9}], r"row 0: missing train_seconds"),
+    ([{"model": "a", "test_accuracy": 97.1, "train_seconds": 1}], r"test_accuracy=97.1 is outside \[0.0, 1.0\]"),
+    ([{"model": "a", "test_accuracy": "0.9", "train_seconds": 1}], r"test_accuracy='0.9' is not a number"),
+    ([{"model": "a", "test_accuracy": True, "train_seconds": 1}], r"test_accuracy=True is not a number"),
+    ([{"model": "", "test_accuracy": 0.9, "train_seconds": 1}], r"model='' is not a non-empty string"),
+    ([{"model": "a", "test_accuracy": 0.9, "train_seconds": -1}], r"train_seconds=-1 is outside"),
+    (["a"], r"row 0: expected an object"),
+    ([], r"'rows' must be a non-empty list"),
+])
+def test_benchmark_reader_names_file_row_and_bad_value(rows, message):
+    with pytest.raises(ext.BenchmarkError, match=r"bad\.json.*" + message):
+        ext.read_benchmark("bad.json", {"rows": rows})
+
+
+def test_results_markdown_sorts_models_and_links_only_known_chapters(tmp_path):
+    (tmp_path / "baselines.json").write_text(json.dumps(GOOD))
+    (tmp_path / "broken.json").write_text("{not json")
+    benchmarks, problems = ext.load_benchmarks(tmp_path)
+    assert len(benchmarks) == 1 and problems and problems[0].startswith("broken.json: not valid JSON")
+    text = ext.results_markdown(benchmarks, known_docs={"notebooks/02_baselines"})
+    table = [line for line in text.splitlines() if line.startswith("| ")][1:]
+    assert table[0] == "| k-NN | `03_x` | 97.05% | 2.95% | 0.2 s |"
+    assert table[1] == "| Logistic regression | {doc}`/notebooks/02_baselines` | 92.56% | 7.44% | 41 s |"
+    assert "## Classic baselines" in text and "data:image/png;base64," in text
+
+
+def test_expand_results_replaces_only_the_marker(tmp_path):
+    page = "# Results\n\n```{benchmark-results}\n```\n\n```json\n{}\n```\n"
+    text, problems = ext.expand_results(page, tmp_path, set())
+    assert "{benchmark-results}" not in text and "No benchmark has been recorded yet" in text
+    assert text.endswith("```json\n{}\n```\n") and problems == []
+    assert ext.expand_results("# Other\n", tmp_path, set()) == ("# Other\n", [])
+
+
+def test_notebook_image_picks_one_cell_or_says_why_not():
+    notebook = json.loads((ROOT / "notebooks" / "01_meet_mnist.ipynb").read_text())
+    png = ext.notebook_image(notebook, match="plot_class_balance")
+    assert png.startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match=r"match='plt.show\(\)' selects \d+ code cells"):
+        ext.notebook_image(notebook, match="plt.show()")
+    with pytest.raises(ValueError, match="image=3 but the cell"):
+        ext.notebook_image(notebook, match="plot_class_balance", image=3)
+    with pytest.raises(ValueError, match="exactly one of"):
+        ext.notebook_image(notebook)
+
+
+def test_format_seconds():
+    assert [ext.format_seconds(s) for s in (0.44, 42, 210, 7200)] == ["0.4 s", "42 s", "3.5 min", "2.0 h"]
+
+
+def _mini_book(folder: Path, benchmark: str) -> subprocess.CompletedProcess:
+    """A one-page book with the results block and one benchmark file, built with -W."""
+    (folder / "benchmarks" / "results").mkdir(parents=True)
+    (folder / "benchmarks" / "results" / "runs.json").write_text(benchmark)
+    (folder / "results.md").write_text("# Results\n\n```{benchmark-results}\n```\n")
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: results\n")
+    (folder / "_config.yml").write_text(
+        "title: t\nexecute:\n  execute_notebooks: 'off'\n"
+        f"sphinx:\n  local_extensions:\n    mnist_book: {ROOT / 'book' / '_ext'}\n")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    return subprocess.run([str(jupyter_book), "build", str(folder), "-W", "--keep-going"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_results_page_shows_every_recorded_model(site):
+    """The page is generated from benchmarks/results/ at build time: it cannot drift from them."""
+    page = (site / "book" / "results.html").read_text(encoding="utf8")
+    benchmarks, problems = ext.load_benchmarks(ROOT / ext.BENCHMARK_DIR)
+    assert problems == []
+    rows = [row for bench in benchmarks for row in bench.rows]
+    for row in rows:
+        assert html.escape(row.model, quote=False) in page, row.model
+        assert f"{100 * row.test_accuracy:.2f}%" in page, row.model
+    assert ("No benchmark has been recorded yet" in page) == (not rows)
+    assert "The class balance of the training and test sets" in page  # a chapter's figure
+
+
+def test_a_broken_benchmark_file_stops_the_build(tmp_path):
+    result = _mini_book(tmp_path, json.dumps({"rows": [{"model": "cnn", "test_accuracy": 99.2,
+                                                        "train_seconds": 300}]}))
+    assert result.returncode != 0
+    assert "runs.json, row 0: test_accuracy=99.2 is outside [0.0, 1.0]" in result.stdout + result.stderr
