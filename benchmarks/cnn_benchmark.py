@@ -1,0 +1,107 @@
+"""Train three CNNs on this machine in one run and record their speed and accuracy.
+
+(a) the Keras code example "Simple MNIST convnet" (batch 128, 15 epochs, as published),
+(b) the original model this book grew from (Adam, 5 epochs),
+(c) the book's final CNN (chapter 9's recipe).
+
+Each trains on the 60,000 training images and is evaluated once on the 10,000 test images.
+Prints a table and writes benchmarks/results/cnn.json. Run from the repository root:
+
+    MNIST_DATA=../shared/data/mnist .venv/bin/python benchmarks/cnn_benchmark.py
+
+Takes about 30-45 minutes on a 2-core CPU. ``--quick`` trains each for one epoch on 3,000
+images (to check the script, not to measure anything).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import mnist_helpers as mh
+from mnist_helpers import cnn
+
+RESULTS = Path(__file__).parent / "results" / "cnn.json"
+
+
+def train(name: str, build, x, y, epochs: int, batch_size: int, validation_split: float = 0.0, schedule=False):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = build()
+    optimizer = "adam"
+    if schedule:
+        n_train = int(len(x) * (1 - validation_split))
+        optimizer = keras.optimizers.Adam(cnn.one_cycle_schedule(epochs, cnn.steps_per_epoch(n_train, batch_size)))
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    print(f"\n{name}: {model.count_params():,} parameters, {epochs} epochs, batch {batch_size}", flush=True)
+    start = time.perf_counter()
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                        verbose=0, callbacks=[mh.training.EpochLogger()])
+    seconds = time.perf_counter() - start
+    return model, seconds, len(history.history["loss"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 epoch on 3,000 images; writes nothing")
+    args = parser.parse_args()
+    mh.setup_book()
+    (x_train, y_train), (x_test, y_test) = mh.load_mnist()
+    if args.quick:
+        x_train, y_train = x_train[:3000], y_train[:3000]
+
+    def epochs(n):
+        return 1 if args.quick else n
+
+    runs = [
+        # name, builder, epochs, batch size, validation split, one-cycle schedule
+        ("Keras example convnet", cnn.build_keras_example_convnet, epochs(15), 128, 0.1, False),
+        ("original model", cnn.build_original_model, epochs(5), 128, 0.0, False),
+        ("final CNN (chapter 9)", cnn.build_final_cnn, epochs(cnn.FINAL_EPOCHS), cnn.FINAL_BATCH_SIZE, 0.0, True),
+    ]
+    rows = []
+    for name, build, n_epochs, batch, val_split, schedule in runs:
+        model, seconds, done = train(name, build, x_train, y_train, n_epochs, batch, val_split, schedule)
+        predictions = model.predict(x_test, verbose=0).argmax(axis=1)
+        accuracy = float(np.mean(predictions == y_test))
+        rows.append({"model": name, "params": int(model.count_params()), "epochs": done, "batch_size": batch,
+                     "train_seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / done, 1),
+                     "test_accuracy": round(accuracy, 4), "test_errors": int(np.sum(predictions != y_test))})
+        print(f"{name}: test accuracy {accuracy:.4f} in {seconds:.0f} s", flush=True)
+
+    reference = rows[0]
+    for row in rows:
+        row["time_vs_keras_example"] = round(row["train_seconds"] / reference["train_seconds"], 2)
+        row["seconds_per_epoch_vs_keras_example"] = round(row["seconds_per_epoch"] / reference["seconds_per_epoch"], 2)
+        row["accuracy_minus_keras_example_points"] = round(100 * (row["test_accuracy"] - reference["test_accuracy"]), 2)
+
+    header = f"{'model':24} {'params':>8} {'epochs':>6} {'s/epoch':>8} {'total s':>8} {'test acc':>9} {'x time':>7}"
+    print("\n" + header + "\n" + "-" * len(header))
+    for r in rows:
+        print(f"{r['model']:24} {r['params']:8,} {r['epochs']:6} {r['seconds_per_epoch']:8.1f} "
+              f"{r['train_seconds']:8.0f} {r['test_accuracy']:9.4f} {r['time_vs_keras_example']:7.2f}")
+    if args.quick:
+        return
+    import keras
+    import tensorflow as tf
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "benchmark": "cnn",
+        "description": "Three CNNs trained in one run on the 60,000 MNIST training images, tested once on the 10,000 test images.",
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
+        "rows": rows,
+    }, indent=2) + "\n")
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
