@@ -1,0 +1,304 @@
+"""Chapter 2's classic baselines: pipelines, the kNN vote, timing rows, the tables and their clear errors."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC
+
+import mnist_helpers as mh
+from mnist_helpers import baselines as bl
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    """600 training and 200 test images of the real MNIST, stratified."""
+    (x_train, y_train), (x_test, y_test) = mnist
+    return mh.subsample(x_train, y_train, 600), mh.subsample(x_test, y_test, 200)
+
+
+# ------------------------------------------------------------------ published figures
+
+def test_published_table_holds_the_figures_the_chapter_cites():
+    table = bl.published_results()
+    assert list(table.columns) == ["classifier", "preprocessing", "test error %", "reference"]
+    by_name = {(r.classifier, r.reference): r._3 for r in table.itertuples()}
+    assert by_name[("K-nearest-neighbors, Euclidean (L2)", "Kenneth Wilder, U. Chicago")] == 3.09
+    assert by_name[("SVM, Gaussian Kernel", "")] == 1.4  # the page names no reference for it
+    assert by_name[("linear classifier (1-layer NN)", "LeCun et al. 1998")] in (12.0, 8.4)
+    assert "yann.lecun.com/exdb/mnist" in bl.PUBLISHED_SOURCE
+    # Counterparts point at rows of the same kind of classifier, on raw pixels ("none").
+    for method, index in bl.PUBLISHED_COUNTERPART.items():
+        assert method in bl.METHODS and bl.PUBLISHED[index][1] == "none"
+
+
+# ------------------------------------------------------------------ inputs
+
+def test_flatten_keeps_pixels_and_order():
+    x = np.arange(2 * 28 * 28, dtype=np.int64).reshape(2, 28, 28).astype(np.uint8)
+    rows = bl.flatten(x)
+    assert rows.shape == (2, 784) and rows.dtype == np.uint8
+    assert np.array_equal(rows[1], x[1].ravel())
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (np.zeros((3, 784), np.uint8), ValueError, r"x must have shape \(n, 28, 28\), got \(3, 784\)"),
+    (np.zeros((3, 28, 28), np.float32), ValueError, "x must be uint8 pixels 0..255 as loaded, got dtype float32"),
+    ([[0] * 28] * 28, TypeError, "x must be a NumPy array, got list"),
+])
+def test_flatten_rejects_bad_images(bad, error, message):
+    with pytest.raises(error, match=message):
+        bl.flatten(bad)
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (np.zeros(4, np.uint8), ValueError, r"y must have shape \(3,\) to match the images, got \(4,\)"),
+    (np.zeros((3, 1), np.uint8), ValueError, r"got \(3, 1\)"),
+    (np.zeros(3, np.float64), TypeError, "integer digits 0..9, got dtype float64"),
+    (np.array([0, 10, 2]), ValueError, "digits 0..9, got values 0..10"),
+    ([0, 1, 2], TypeError, "y must be a NumPy array, got list"),
+])
+def test_check_labels_rejects_bad_labels(bad, error, message):
+    with pytest.raises(error, match=message):
+        bl.check_labels(bad, 3)
+
+
+def test_to_unit_interval_scales_to_float32():
+    rows = np.array([[0, 51, 255]], dtype=np.uint8)
+    scaled = bl.to_unit_interval(rows)
+    assert scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled, [[0.0, 0.2, 1.0]], rtol=1e-7)
+
+
+def test_to_unit_interval_refuses_pixels_already_scaled():
+    # Scaling twice would silently divide by 255 again.
+    with pytest.raises(ValueError, match="flattened uint8 pixels of shape \\(n, 784\\), got ndarray float32"):
+        bl.to_unit_interval(np.ones((2, 784), np.float32))
+
+
+# ------------------------------------------------------------------ pipelines
+
+def test_builders_make_the_documented_pipelines():
+    assert isinstance(bl.logistic_regression()[-1], LogisticRegression)
+    assert bl.logistic_regression(C=0.5)[-1].C == 0.5
+    model = bl.knn(5, n_components=50)
+    assert [name for name, _ in model.steps] == ["scale", "pca", "classify"]
+    assert isinstance(model["pca"], PCA) and model["pca"].n_components == 50
+    assert isinstance(model[-1], KNeighborsClassifier) and model[-1].n_neighbors == 5
+    svm = bl.rbf_svm(C=3.0, gamma=0.02)
+    assert isinstance(svm[-1], SVC) and (svm[-1].kernel, svm[-1].C, svm[-1].gamma) == ("rbf", 3.0, 0.02)
+    assert [name for name, _ in svm.steps] == ["scale", "classify"]
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: bl.logistic_regression(C=0), "C=0 invalid: expected a positive number"),
+    (lambda: bl.logistic_regression(tol=-1.0), "tol=-1.0 invalid"),
+    (lambda: bl.knn(0), "k=0 invalid: expected a positive integer"),
+    (lambda: bl.knn(2.5), "k=2.5 invalid"),
+    (lambda: bl.rbf_svm(gamma="auto"), "gamma='auto' invalid"),
+    (lambda: bl.rbf_svm(C=True), "C=True invalid"),
+    (lambda: bl.knn(3, n_components=0), "n_components=0 invalid: expected an integer in 1..784"),
+    (lambda: bl.knn(3, n_components=785), "n_components=785 invalid"),
+    (lambda: bl.knn(3, n_components=0.9), "n_components=0.9 invalid"),
+])
+def test_builders_reject_bad_hyper_parameters(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+# ------------------------------------------------------------------ kNN vote
+
+def sklearn_neighbours(seed=0, n_train=200, n_query=300, k=6):
+    """Random continuous points (no distance ties), their neighbours' labels and sklearn's predictions."""
+    rng = np.random.default_rng(seed)
+    x_train, x_query = rng.normal(size=(n_train, 5)), rng.normal(size=(n_query, 5))
+    y_train = rng.integers(0, 10, n_train)
+    model = KNeighborsClassifier(n_neighbors=k).fit(x_train, y_train)
+    labels = y_train[model.kneighbors(x_query, return_distance=False)]
+    return labels, model, x_query, x_train, y_train
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 5])
+def test_knn_vote_equals_scikit_learn_including_ties(k):
+    labels, _, x_query, x_train, y_train = sklearn_neighbours()
+    expected = KNeighborsClassifier(n_neighbors=k).fit(x_train, y_train).predict(x_query)
+    ours = bl.knn_vote(labels, k)
+    if k in (2, 4):  # even k: ties happen, so this also checks the tie rule
+        votes = (labels[:, :k, None] == np.arange(10)).sum(axis=1)
+        assert ((votes == votes.max(axis=1, keepdims=True)).sum(axis=1) > 1).any()
+    mh.assert_close(ours, expected, atol=0, rtol=0, name=f"kNN vote, k={k}")
+
+
+def test_a_wrong_tie_rule_is_caught():
+    labels, _, x_query, x_train, y_train = sklearn_neighbours()
+    expected = KNeighborsClassifier(n_neighbors=4).fit(x_train, y_train).predict(x_query)
+    votes = (labels[:, :4, None] == np.arange(10)).sum(axis=1)
+    largest_digit_wins = 9 - votes[:, ::-1].argmax(axis=1)  # ties to the largest digit: wrong
+    with pytest.raises(AssertionError, match="kNN vote"):
+        mh.assert_close(largest_digit_wins, expected, atol=0, rtol=0, name="kNN vote")
+
+
+def test_a_vote_over_the_wrong_neighbours_is_caught():
+    labels, _, x_query, x_train, y_train = sklearn_neighbours()
+    expected = KNeighborsClassifier(n_neighbors=3).fit(x_train, y_train).predict(x_query)
+    with pytest.raises(AssertionError):
+        mh.assert_close(bl.knn_vote(labels[:, 1:], 3), expected, atol=0, rtol=0, name="kNN vote")
+
+
+@pytest.mark.parametrize("labels, k, message", [
+    (np.zeros(5, int), 1, r"2-D array \(points, neighbours\), got \(5,\)"),
+    (np.zeros((5, 3), int), 4, "k=4 invalid: expected 1..3"),
+    (np.zeros((5, 3), int), 0, "k=0 invalid"),
+    (np.full((5, 3), 12), 1, "neighbor_labels must hold digits 0..9, got values 12..12"),
+])
+def test_knn_vote_rejects_bad_input(labels, k, message):
+    with pytest.raises(ValueError, match=message):
+        bl.knn_vote(labels, k)
+
+
+def test_knn_accuracy_by_k_matches_fitting_each_k(small):
+    (x_train, y_train), (x_val, y_val) = small
+    scores = bl.knn_accuracy_by_k(x_train, y_train, x_val, y_val, ks=(1, 4, 5), n_jobs=1)
+    assert list(scores.index) == [1, 4, 5] and scores.index.name == "k"
+    for k in (1, 4, 5):
+        model = bl.knn(k, n_jobs=1).fit(bl.flatten(x_train), y_train)
+        assert scores[k] == pytest.approx(model.score(bl.flatten(x_val), y_val), abs=0)
+
+
+def test_knn_accuracy_by_k_in_pca_space(small):
+    (x_train, y_train), (x_val, y_val) = small
+    scores = bl.knn_accuracy_by_k(x_train, y_train, x_val, y_val, ks=(3,), n_components=20, n_jobs=1)
+    model = bl.knn(3, n_components=20, n_jobs=1).fit(bl.flatten(x_train), y_train)
+    assert scores[3] == pytest.approx(model.score(bl.flatten(x_val), y_val), abs=0)
+    assert scores[3] > 0.7
+
+
+@pytest.mark.parametrize("ks", [(), (0, 3), (True,)])
+def test_knn_accuracy_by_k_rejects_bad_ks(small, ks):
+    (x_train, y_train), (x_val, y_val) = small
+    with pytest.raises(ValueError, match="ks=.* invalid: expected a non-empty sequence of positive integers"):
+        bl.knn_accuracy_by_k(x_train, y_train, x_val, y_val, ks=ks)
+
+
+def test_knn_accuracy_by_k_rejects_mismatched_labels(small):
+    (x_train, y_train), (x_val, y_val) = small
+    with pytest.raises(ValueError, match=r"y_val must have shape \(200,\)"):
+        bl.knn_accuracy_by_k(x_train, y_train, x_val, y_val[:-1])
+
+
+# ------------------------------------------------------------------ fit_and_score and the tables
+
+@pytest.mark.parametrize("predict_jobs", [1, 2])
+def test_fit_and_score_reports_the_model_accuracy(small, predict_jobs):
+    (x_train, y_train), (x_test, y_test) = small
+    model = bl.rbf_svm(n_components=30)
+    result = bl.fit_and_score("PCA + SVM (RBF)", model, x_train, y_train, x_test, y_test,
+                              predict_jobs=predict_jobs)
+    assert np.array_equal(result.y_pred, model.predict(bl.flatten(x_test)))
+    assert result.accuracy == pytest.approx(np.mean(result.y_pred == y_test), abs=0)
+    assert result.accuracy > 0.8 and result.n_train == 600
+    assert result.fit_seconds > 0 and result.predict_seconds > 0
+    assert set(result.row()) == {"method", "train images", "test accuracy", "fit s", "predict s"}
+    assert str(result).startswith(f"PCA + SVM (RBF): test accuracy {result.accuracy:.4f}, fit ")
+    assert str(result).endswith("(600 training images)")
+
+
+def test_predict_in_chunks_keeps_the_order(small):
+    (x_train, y_train), (x_test, _) = small
+    model = bl.knn(1, n_jobs=1).fit(bl.flatten(x_train), y_train)
+    rows = bl.flatten(x_test)
+    assert np.array_equal(bl.predict_in_chunks(model, rows, 3), model.predict(rows))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"method": "random forest"}, ValueError, "method='random forest' unknown"),
+    ({"x_test": np.zeros((5, 784), np.uint8)}, ValueError, r"x_test must have shape \(n, 28, 28\)"),
+    ({"y_train": np.zeros(10, np.uint8)}, ValueError, r"y_train must have shape \(600,\)"),
+    ({"predict_jobs": 0}, ValueError, "predict_jobs=0 invalid"),
+    ({"blas_threads": 0}, ValueError, "blas_threads=0 invalid"),
+])
+def test_fit_and_score_rejects_bad_input(small, kwargs, error, message):
+    (x_train, y_train), (x_test, y_test) = small
+    args = dict(method="kNN", model=bl.knn(1, n_jobs=1), x_train=x_train, y_train=y_train, x_test=x_test,
+                y_test=y_test)
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        bl.fit_and_score(**args)
+
+
+def rows():
+    return [{"method": "kNN", "train images": 60000, "test accuracy": 0.97, "fit s": 0.1, "predict s": 30.0},
+            {"method": "PCA + kNN", "train images": 60000, "test accuracy": 0.975, "fit s": 2.0, "predict s": 9.0,
+             "measured in": "notebook"}]
+
+
+def test_comparison_table_adds_errors_and_published_counterparts():
+    table = bl.comparison_table(rows())
+    assert table["test error %"].round(6).tolist() == [3.0, 2.5]
+    assert table.loc[0, "published error %"] == 3.09
+    assert table.loc[0, "published as"] == "K-nearest-neighbors, Euclidean (L2) [Kenneth Wilder, U. Chicago]"
+    assert np.isnan(table.loc[1, "published error %"]) and table.loc[1, "published as"] == ""
+    assert table.loc[1, "measured in"] == "notebook"
+    svm = bl.comparison_table([{**rows()[0], "method": "SVM (RBF)"}])
+    assert svm.loc[0, "published as"] == "SVM, Gaussian Kernel [no reference given]"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([{"method": "kNN"}], r"rows\[0\] lacks \['fit s', 'predict s', 'test accuracy', 'train images'\]"),
+    ([{**rows()[0], "method": "CNN"}], r"rows\[0\]: method='CNN' unknown"),
+])
+def test_comparison_table_rejects_bad_rows(bad, message):
+    with pytest.raises(ValueError, match=message):
+        bl.comparison_table(bad)
+
+
+def test_plot_comparison_draws_both_panels():
+    import matplotlib.pyplot as plt
+
+    fig = bl.plot_comparison(bl.comparison_table(rows()))
+    assert len(fig.axes) == 2 and fig.axes[1].get_xscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"table lacks columns \['published error %'"):
+        bl.plot_comparison(pd.DataFrame(rows()).assign(**{"test error %": 1.0}))
+
+
+# ------------------------------------------------------------------ the benchmark's JSON
+
+def benchmark_content():
+    return {"machine": {"cpu_count": 2}, "data": {"train_images": 60000}, "published_source": "MNIST page",
+            "results": [{"method": "kNN", "params": {"k": 3}, "train_images": 60000, "test_images": 10000,
+                         "test_accuracy": 0.9705, "fit_seconds": 0.1, "predict_seconds": 30.0,
+                         "misclassified_test_indices": [1, 2]}]}
+
+
+def test_load_benchmark_reads_results_and_machine(tmp_path):
+    path = tmp_path / "baselines.json"
+    path.write_text(json.dumps(benchmark_content()))
+    results, info = bl.load_benchmark(path)
+    assert results.loc[0, "test accuracy"] == 0.9705 and results.loc[0, "params"] == {"k": 3}
+    assert results.loc[0, "misclassified test indices"] == [1, 2]
+    assert info["machine"]["cpu_count"] == 2 and "results" not in info
+
+
+def test_load_benchmark_errors(tmp_path):
+    path = tmp_path / "baselines.json"
+    with pytest.raises(FileNotFoundError, match="run `python benchmarks/baselines.py`"):
+        bl.load_benchmark(path)
+    content = benchmark_content()
+    del content["machine"]
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=r"keys \['machine'\] missing"):
+        bl.load_benchmark(path)
+    content = benchmark_content()
+    del content["results"][0]["fit_seconds"]
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=r"results\[0\] lacks \['fit_seconds'\]"):
+        bl.load_benchmark(path)
+    content = benchmark_content()
+    content["results"][0]["method"] = "CNN"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match="unknown method 'CNN'"):
+        bl.load_benchmark(path)
