@@ -44,3 +44,16 @@ def assert_close(numpy_value, keras_value, *, atol: float = 1e-6, rtol: float = 
             f"{name}: NumPy and Keras differ at index {tuple(int(i) for i in worst)}: "
             f"{float(ours[worst])!r} vs {float(theirs[worst])!r} (gap {gap[worst]:.3g} > atol {atol:g} + rtol {rtol:g} * |keras|)")
     return float(gap.max()) if gap.size else 0.0
+
+
+def check_float_array(value, name: str) -> np.ndarray:
+    """Return ``value`` if it is a floating-point ndarray; raise a clear error otherwise.
+
+    The NumPy reference functions take float arrays only (Keras computes in float32):
+    integers are refused rather than silently cast.
+    """
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}")
+    if not np.issubdtype(value.dtype, np.floating):
+        raise TypeError(f"{name} must have a floating-point dtype (float32 like Keras' tensors), got {value.dtype}")
+    return value

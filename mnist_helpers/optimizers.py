@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .checks import check_float_array
+
 State = dict
 """An optimizer's slots: a dict of name -> ndarray shaped like the weights (plus Adam's step count)."""
 
@@ -24,19 +26,10 @@ StepFunction = Callable[..., "tuple[np.ndarray, State]"]
 
 # ----------------------------------------------------------------------------- validation
 
-def _check_float_array(value, name: str) -> np.ndarray:
-    """Return ``value`` if it is a floating-point ndarray; raise a clear error otherwise."""
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}")
-    if not np.issubdtype(value.dtype, np.floating):
-        raise TypeError(f"{name} must have a floating-point dtype (float32 like Keras' weights), got {value.dtype}")
-    return value
-
-
 def _check_weights_and_gradient(w, g) -> None:
     """Weights and gradient: float arrays of one shape and one dtype (nothing is silently cast)."""
-    _check_float_array(w, "w")
-    _check_float_array(g, "g")
+    check_float_array(w, "w")
+    check_float_array(g, "g")
     if g.shape != w.shape:
         raise ValueError(f"g has shape {g.shape} but w has shape {w.shape}: a gradient is shaped like its weights")
     if g.dtype != w.dtype:
@@ -49,7 +42,7 @@ def _check_state(state, w: np.ndarray, slots: Sequence[str]) -> None:
         raise TypeError(f"state must be a dict of slot arrays (empty before the first step), got {type(state).__name__}")
     for slot in slots:
         if slot in state:
-            value = _check_float_array(state[slot], f"state[{slot!r}]")
+            value = check_float_array(state[slot], f"state[{slot!r}]")
             if value.shape != w.shape or value.dtype != w.dtype:
                 raise ValueError(f"state[{slot!r}] has shape {value.shape} and dtype {value.dtype}; "
                                  f"expected the weights' shape {w.shape} and dtype {w.dtype}")
@@ -247,8 +240,8 @@ STEPS: dict[str, StepFunction] = {"sgd": sgd_step, "momentum": momentum_step, "r
 
 def _check_gradient_sequence(w0, grads) -> np.ndarray:
     """Gradients stacked as an array of shape (n_steps, *w0.shape) with w0's dtype."""
-    _check_float_array(w0, "w0")
-    _check_float_array(grads, "grads")
+    check_float_array(w0, "w0")
+    check_float_array(grads, "grads")
     if grads.ndim != w0.ndim + 1 or grads.shape[1:] != w0.shape or len(grads) == 0:
         raise ValueError(f"grads must have shape (n_steps >= 1, *w0.shape) = (n_steps, {', '.join(map(str, w0.shape))})"
                          f", got {grads.shape}")

@@ -11,13 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-
-def _check_float_array(value, name: str) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}")
-    if not np.issubdtype(value.dtype, np.floating):
-        raise TypeError(f"{name} must have a floating-point dtype (float32 like Keras' activations), got {value.dtype}")
-    return value
+from .checks import check_float_array
 
 
 def _check_rate(rate) -> float:
@@ -84,7 +78,7 @@ def dropout(x: np.ndarray, rate: float, *, training: bool, mask: np.ndarray | No
     -------
     ndarray, same shape and dtype as ``x``
     """
-    _check_float_array(x, "x")
+    check_float_array(x, "x")
     rate = _check_rate(rate)
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"training must be True or False, got {training!r}")
@@ -124,8 +118,8 @@ def keep_mask_from_output(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     -------
     ndarray of bool, same shape (True = kept)
     """
-    _check_float_array(x, "x")
-    _check_float_array(y, "y")
+    check_float_array(x, "x")
+    check_float_array(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"x has shape {x.shape} but y has shape {y.shape}: a dropout output is shaped like its input")
     if (x == 0).any():
@@ -151,7 +145,7 @@ def keras_dropout(x: np.ndarray, rate: float, *, training: bool, seed: int = 0) 
     """
     import keras
 
-    _check_float_array(x, "x")
+    check_float_array(x, "x")
     rate = _check_rate(rate)
     layer = keras.layers.Dropout(rate, seed=seed, dtype=str(x.dtype))
     return keras.ops.convert_to_numpy(layer(x, training=training))
