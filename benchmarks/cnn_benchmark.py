@@ -63,7 +63,7 @@ def main() -> None:
         # name, builder, epochs, batch size, validation split, one-cycle schedule
         ("Keras example convnet", cnn.build_keras_example_convnet, epochs(15), 128, 0.1, False),
         ("original model", cnn.build_original_model, epochs(5), 128, 0.0, False),
-        ("final CNN (chapter 9)", cnn.build_final_cnn, epochs(cnn.FINAL_EPOCHS), cnn.FINAL_BATCH_SIZE, 0.0, True),
+        ("final CNN, chapter 9 draft", cnn.build_final_cnn, epochs(cnn.FINAL_EPOCHS), cnn.FINAL_BATCH_SIZE, 0.0, True),
     ]
     rows = []
     for name, build, n_epochs, batch, val_split, schedule in runs:
