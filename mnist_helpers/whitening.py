@@ -335,6 +335,17 @@ def align_signs(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return ours * signs
 
 
+def _sklearn_whitening_pca(x_fit: np.ndarray, x: np.ndarray, n_components: int):
+    """``sklearn.decomposition.PCA(n_components, whiten=True)`` fitted on ``x_fit`` (inputs checked)."""
+    from sklearn.decomposition import PCA
+
+    check_features(x_fit, "x_fit", min_rows=2)
+    check_features(x)
+    # float64 and the full SVD of the data: a different route from pca_fit's covariance eigh,
+    # at full precision (scikit-learn keeps float32 input in float32).
+    return PCA(n_components=n_components, whiten=True, svd_solver="full").fit(x_fit.astype(np.float64))
+
+
 def sklearn_pca_whiten(x_fit: np.ndarray, x: np.ndarray, n_components: int) -> np.ndarray:
     """Reference: ``sklearn.decomposition.PCA(n_components, whiten=True)`` fitted on ``x_fit``, applied to ``x``.
 
@@ -342,14 +353,7 @@ def sklearn_pca_whiten(x_fit: np.ndarray, x: np.ndarray, n_components: int) -> n
     -------
     ndarray of shape (n, n_components)
     """
-    from sklearn.decomposition import PCA
-
-    check_features(x_fit, "x_fit", min_rows=2)
-    check_features(x)
-    # float64 and the full SVD of the data: a different route from pca_fit's covariance eigh,
-    # at full precision (scikit-learn keeps float32 input in float32).
-    pca = PCA(n_components=n_components, whiten=True, svd_solver="full").fit(x_fit.astype(np.float64))
-    return pca.transform(x.astype(np.float64))
+    return _sklearn_whitening_pca(x_fit, x, n_components).transform(x.astype(np.float64))
 
 
 def sklearn_zca_whiten(x_fit: np.ndarray, x: np.ndarray, n_components: int) -> np.ndarray:
@@ -359,10 +363,6 @@ def sklearn_zca_whiten(x_fit: np.ndarray, x: np.ndarray, n_components: int) -> n
     -------
     ndarray of shape (n, d)
     """
-    from sklearn.decomposition import PCA
-
-    check_features(x_fit, "x_fit", min_rows=2)
-    check_features(x)
-    pca = PCA(n_components=n_components, whiten=True, svd_solver="full").fit(x_fit.astype(np.float64))
+    pca = _sklearn_whitening_pca(x_fit, x, n_components)
     # Rotating back with components_ cancels the sign of each component: no alignment needed.
     return pca.transform(x.astype(np.float64)) @ pca.components_
