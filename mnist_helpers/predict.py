@@ -146,10 +146,7 @@ def load_model(path: Optional[Union[str, Path]] = None):
     path = Path(path) if path is not None else DEFAULT_MODEL
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file; train one in chapter 9 or pass --model")
-    from .config import quiet_tensorflow_import
-
-    quiet_tensorflow_import()
-    import keras
+    import keras  # quiet: importing the package already set TensorFlow's logging up
 
     return keras.saving.load_model(path)
 
