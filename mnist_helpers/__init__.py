@@ -19,6 +19,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``regularization`` dropout in NumPy (chapter 8)
 ``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
+``results``        ``record_results``: a chapter's test results for the results page
 =================  ==============================================================
 """
 from .config import quiet_tensorflow_import as _quiet_tensorflow_import
@@ -26,7 +27,7 @@ from .config import quiet_tensorflow_import as _quiet_tensorflow_import
 _quiet_tensorflow_import()  # before any module below imports Keras
 
 from . import (baselines, checks, cnn, config, convolution, data, layers, models, optimizers,  # noqa: E402
-               plots, preprocessing, regularization, training, whitening)
+               plots, preprocessing, regularization, results, training, whitening)
 from .checks import assert_close  # noqa: E402
 from .config import FAST_ENV, fast_mode, pick, setup_book  # noqa: E402
 from .data import (DATA_ENV, ChecksumError, DataFormatError, MnistNotFoundError, load_idx,  # noqa: E402
@@ -35,6 +36,7 @@ from .plots import (plot_class_balance, plot_digits, plot_history, plot_mean_ima
                     plot_pixel_histogram)
 from .preprocessing import (bounding_boxes, centers_of_mass, check_images, scale, subsample,  # noqa: E402
                             train_val_split)
+from .results import record_results  # noqa: E402
 from .training import fit  # noqa: E402
 
 __version__ = "0.1.0"
@@ -45,4 +47,5 @@ __all__ = [
     "load_image_folder", "load_kaggle_csv", "load_mnist", "write_submission",
     "plot_class_balance", "plot_digits", "plot_history", "plot_mean_images", "plot_pixel_histogram",
     "bounding_boxes", "centers_of_mass", "check_images", "scale", "subsample", "train_val_split", "fit",
+    "record_results",
 ]

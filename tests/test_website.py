@@ -9,7 +9,6 @@ itself tested on broken copies of the site (a deleted figure, MathJax pointed at
 Screenshots of every page: book/_build/screenshots/.
 """
 import html
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from book_extension import load_extension
 import site_checks as sc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,16 +25,7 @@ SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
 
 
-def _load_extension():
-    """book/_ext/mnist_book.py, the Sphinx extension, imported by path (it is not a package)."""
-    spec = importlib.util.spec_from_file_location("mnist_book", ROOT / "book" / "_ext" / "mnist_book.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-ext = _load_extension()
+ext = load_extension()
 
 
 # ------------------------------------------------------------------ fixtures
