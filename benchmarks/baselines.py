@@ -111,6 +111,8 @@ def main(argv=None) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.drop(columns="published as").round(2).to_string(index=False))
     content = {
+        "title": "Classic baselines",
+        "chapter": "02_classic_baselines",
         "description": "Chapter 2's classic baselines (scikit-learn) fitted on the MNIST training images "
                        "and scored on the official test images; seconds are wall-clock on the machine below.",
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

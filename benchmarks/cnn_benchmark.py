@@ -60,7 +60,7 @@ def main() -> None:
         ("Keras example convnet", plain_adam(cnn.build_keras_example_convnet, epochs(15), 128, 0.1), 128, 0.1),
         ("original model", plain_adam(cnn.build_original_model, epochs(5), 128), 128, 0.0),
         # Chapter 9's own recipe (Adam with the one-cycle schedule), seed 0.
-        ("final CNN, chapter 9 draft",
+        ("final CNN (chapter 9)",
          lambda x, y: cnn.train_final_cnn(x, y, epochs=epochs(cnn.FINAL_EPOCHS), seed=0),
          cnn.FINAL_BATCH_SIZE, 0.0),
     ]
@@ -96,6 +96,7 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "benchmark": "cnn",
+        "title": "CNN benchmark",
         "description": "Three CNNs trained in one run on the MNIST training images (the Keras example holds out 10% for validation, as published), tested once on the 10,000 test images.",
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),

@@ -151,7 +151,7 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     return math.ceil(n_examples / batch_size)
 
 
-FINAL_EPOCHS = 20
+FINAL_EPOCHS = 30
 FINAL_BATCH_SIZE = 128
 
 

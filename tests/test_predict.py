@@ -127,3 +127,22 @@ def test_cli_missing_model(tmp_path):
     result = run_cli(ASSETS / "drawn_7_colour.png", "--model", tmp_path / "none.keras")
     assert result.returncode == 2
     assert "none.keras: no such model file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_shipped_model_and_its_card():
+    """The model chapter 9 trained in full mode is in the package, with how it was trained and how well it did."""
+    assert predict.DEFAULT_MODEL.is_file(), "run notebooks/09_final_cnn.ipynb in full mode to write it"
+    assert predict.DEFAULT_MODEL.stat().st_size < 5e6
+    card = (predict.DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
+    accuracy = float(card.split("MNIST test accuracy: ")[1].split()[0])
+    assert accuracy >= 0.996, card
+
+
+def test_cli_with_the_shipped_model_reads_the_committed_digits():
+    """No --model: the shipped final CNN names the digit in each test-made image (in its file name)."""
+    files = sorted(ASSETS.glob("*.png"))
+    result = run_cli(*files)
+    assert result.returncode == 0, result.stderr
+    for file, line in zip(files, result.stdout.strip().splitlines()):
+        digit = int(file.name.split("_")[1])
+        assert line.startswith(f"{file}: {digit} (probability "), line
