@@ -9,7 +9,7 @@ Prints a table and writes benchmarks/results/cnn.json. Run from the repository r
 
     MNIST_DATA=../shared/data/mnist .venv/bin/python benchmarks/cnn_benchmark.py
 
-Takes about 14 minutes on an idle 2-core CPU (any other load slows it a lot). ``--quick`` trains each for one epoch on 3,000
+Takes about 20 minutes on an idle 2-core CPU (any other load slows it a lot). ``--quick`` trains each for one epoch on 3,000
 images (to check the script, not to measure anything).
 """
 from __future__ import annotations
