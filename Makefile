@@ -12,13 +12,15 @@ endif
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # The website is built into $(BOOK_OUT)/_build/html; tests/test_website.py builds into a temp folder.
 BOOK_OUT ?= book
-# `make lab` serves on this port; each chapter page of the website links to it.
+# `make lab` serves on this port; each chapter page of the website links to it (the book's
+# extension reads LAB_PORT at build time, so `make book LAB_PORT=8890` links to 8890).
 LAB_PORT ?= 8888
+export LAB_PORT
 LAB_ARGS ?=
 # The tests that drive a real browser and a real JupyterLab server (see test-website, test-lab).
 READER_TESTS := tests/test_website.py tests/test_jupyterlab.py
 
-.PHONY: book setup lab test test-package test-notebooks test-website test-lab execute clean
+.PHONY: book setup browser lab test test-package test-notebooks test-website test-lab execute clean
 # From the committed outputs (no execution), warnings are errors: a few seconds per chapter.
 book: setup
 	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output $(BOOK_OUT) -W --keep-going
@@ -43,23 +45,40 @@ lab: setup
 test: test-package test-notebooks test-website test-lab
 
 test-package: setup
-	$(BIN)/python -m pytest tests $(addprefix --ignore=,$(READER_TESTS)) --cov=mnist_helpers --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest tests $(addprefix --ignore=,$(READER_TESTS)) --cov=mnist_helpers --cov=book/_ext --cov-report=term-missing:skip-covered
 
 test-notebooks: setup
 	MNIST_FAST=1 $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
 
-# Builds the book (like `make book`, into a temp folder) and checks it in Chromium: needs the
-# `chromium` package (Debian/Ubuntu) or CHROMIUM=/path/to/chrome. Screenshots: book/_build/screenshots/.
-test-website: setup
+# The website and JupyterLab tests drive a real headless Chromium. When none is found
+# (CHROMIUM, chromium/google-chrome on PATH, or Playwright's download; tests/site_checks.py
+# decides), get one and say so: Debian/Ubuntu's package when root or passwordless sudo can
+# install it, otherwise Playwright's own build.
+browser: setup
+	@if $(BIN)/python tests/site_checks.py >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; }; then \
+	  echo "make browser: no Chromium found; installing Debian's chromium package (apt-get install chromium)"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo -n"; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "make browser: no Chromium found and no root to install Debian's; running playwright install chromium"; \
+	  $(BIN)/playwright install chromium; \
+	fi
+	@echo "make browser: using $$($(BIN)/python tests/site_checks.py)"
+
+# Builds the book (like `make book`, into a temp folder) and checks it in Chromium (see browser).
+# Screenshots: book/_build/screenshots/.
+test-website: browser
 	$(BIN)/python -m pytest tests/test_website.py
 
 # Starts JupyterLab (through `make lab`), lists the notebooks and runs one through its kernel API.
-test-lab: setup
+test-lab: browser
 	$(BIN)/python -m pytest tests/test_jupyterlab.py
 
-# Re-execute the notebooks on the full data and save their outputs (what is committed).
+# Re-execute the notebooks on the full data and save their outputs (what is committed). Only
+# here do the chapters record their results (mh.record_results writes to MNIST_RESULTS_DIR).
 execute: setup
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $(NOTEBOOKS)
+	MNIST_RESULTS_DIR=$(abspath benchmarks/results) $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 $(NOTEBOOKS)
 
 clean:
 	rm -rf book/_build

@@ -2,8 +2,9 @@
 
 Fits each method of ``mnist_helpers.baselines`` on the official 60,000 training images, scores it on
 the official 10,000 test images, times fit and predict, prints a table and writes
-``benchmarks/results/baselines.json``, with the machine and the indices of each method's misclassified
-test images, for the book's results table and later chapters. kNN's k is chosen on a validation split
+``benchmarks/results/baselines.json`` (the results format of ``mnist_helpers.results``), with the
+machine and the indices of each method's misclassified test images, for the book's results table
+and later chapters. kNN's k is chosen on a validation split
 of the training set, as in the chapter. Chapter 2 checks that its own run gets the same accuracies.
 The RBF SVM on raw pixels is the slow one: about 4 minutes on an idle 2-core CPU, more when shared.
 
@@ -16,8 +17,6 @@ Options (``--help``) make smaller smoke runs, written elsewhere with ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
 import platform
 import sys
@@ -30,6 +29,7 @@ import sklearn
 
 import mnist_helpers as mh
 from mnist_helpers import baselines as bl
+from mnist_helpers.results import machine_info, write_results
 
 # The same settings as chapter 2 (the chapter checks that they agree).
 LOGREG_C = 0.1
@@ -41,14 +41,6 @@ SEED = 0
 OUT = Path(__file__).resolve().parent / "results" / "baselines.json"
 
 
-def machine_info() -> dict:
-    """What the timings were measured on."""
-    return {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": np.__version__, "scikit_learn": sklearn.__version__,
-            "load_average_at_start": [round(v, 2) for v in os.getloadavg()]}
-
-
 def choose_k(x_train, y_train, n_components):
     """k with the best accuracy on a stratified validation split of the training images."""
     (x_fit, y_fit), (x_val, y_val) = mh.train_val_split(x_train, y_train, val_size=VAL_FRACTION, seed=SEED)
@@ -57,6 +49,7 @@ def choose_k(x_train, y_train, n_components):
 
 
 def run(n_train: int, n_test: int, methods) -> list[dict]:
+    """Fit and score each method; one row of the results format per method."""
     (x_train, y_train), (x_test, y_test) = mh.load_mnist()
     x_train, y_train = mh.subsample(x_train, y_train, n_train, seed=SEED)
     x_test, y_test = mh.subsample(x_test, y_test, n_test, seed=SEED)
@@ -82,11 +75,10 @@ def run(n_train: int, n_test: int, methods) -> list[dict]:
             extra["support_vectors"] = int(model[-1].n_support_.sum())
         print(f"{method:18s} test accuracy {result.accuracy:.4f}  fit {result.fit_seconds:7.1f} s  "
               f"predict {result.predict_seconds:6.1f} s  {params}", flush=True)
-        results.append({"method": method, "params": params, "train_images": len(x_train),
-                        "test_images": len(x_test), "test_accuracy": round(result.accuracy, 4),
-                        "fit_seconds": round(result.fit_seconds, 1),
-                        "predict_seconds": round(result.predict_seconds, 1), **extra,
-                        "misclassified_test_indices": wrong.tolist() if n_test == 10000 else None})
+        results.append({"model": method, "params": params, "train_images": len(x_train),
+                        "test_images": len(x_test), "test_accuracy": result.accuracy,
+                        "train_seconds": result.fit_seconds, "predict_seconds": result.predict_seconds,
+                        **extra, "misclassified_test_indices": wrong.tolist() if n_test == 10000 else None})
     return results
 
 
@@ -102,33 +94,30 @@ def main(argv=None) -> int:
         parser.error(f"{OUT} holds full-data figures of every method only: pass --out for a smaller run")
 
     start = time.perf_counter()
-    info = machine_info()
-    results = run(args.train_size, args.test_size, args.methods)
-    info["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    table = bl.comparison_table([{"method": r["method"], "train images": r["train_images"],
-                                  "test accuracy": r["test_accuracy"], "fit s": r["fit_seconds"],
-                                  "predict s": r["predict_seconds"]} for r in results])
+    # The load average says whether the CPU was free, i.e. whether the seconds are clean.
+    machine = machine_info(platform=platform.platform(), numpy=np.__version__, scikit_learn=sklearn.__version__,
+                           load_average_at_start=[round(v, 2) for v in os.getloadavg()])
+    rows = run(args.train_size, args.test_size, args.methods)
+    machine["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    table = bl.comparison_table([{"method": r["model"], "train images": r["train_images"],
+                                  "test accuracy": r["test_accuracy"], "fit s": r["train_seconds"],
+                                  "predict s": r["predict_seconds"]} for r in rows])
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.drop(columns="published as").round(2).to_string(index=False))
-    content = {
-        "title": "Classic baselines",
-        "chapter": "02_classic_baselines",
-        "description": "Chapter 2's classic baselines (scikit-learn) fitted on the MNIST training images "
-                       "and scored on the official test images; seconds are wall-clock on the machine below.",
-        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "total_minutes": round((time.perf_counter() - start) / 60, 1),
-        "machine": info,
-        "data": {"train_images": args.train_size, "test_images": args.test_size,
-                 "validation_fraction_for_k": VAL_FRACTION, "seed": SEED,
-                 "preprocessing": "pixels scaled to [0, 1]; PCA where the method says so"},
-        "published_source": bl.PUBLISHED_SOURCE,
-        "published": bl.published_results().to_dict(orient="records"),
-        "results": results,
-    }
+    minutes = round((time.perf_counter() - start) / 60, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(content, indent=1) + "\n")
-    print(f"wrote {args.out} ({content['total_minutes']} min)")
+    write_results(
+        args.out, rows, title="Classic baselines", chapter="02_classic_baselines",
+        description="Chapter 2's classic baselines (scikit-learn) fitted on the MNIST training images "
+                    "and scored on the official test images; seconds are wall-clock on the machine below.",
+        extra={"command": " ".join([Path(sys.executable).name, *sys.argv]), "total_minutes": minutes,
+               "machine": machine,
+               "data": {"train_images": args.train_size, "test_images": args.test_size,
+                        "validation_fraction_for_k": VAL_FRACTION, "seed": SEED,
+                        "preprocessing": "pixels scaled to [0, 1]; PCA where the method says so"},
+               "published_source": bl.PUBLISHED_SOURCE,
+               "published": bl.published_results().to_dict(orient="records")})
+    print(f"wrote {args.out} ({minutes} min)")
     return 0
 
 

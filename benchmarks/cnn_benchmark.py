@@ -5,7 +5,8 @@
 (c) the book's final CNN (chapter 9's recipe).
 
 Each trains on the 60,000 training images and is evaluated once on the 10,000 test images.
-Prints a table and writes benchmarks/results/cnn.json. Run from the repository root:
+Prints a table and writes benchmarks/results/cnn.json (the results format of ``mnist_helpers.results``).
+Run from the repository root:
 
     MNIST_DATA=../shared/data/mnist .venv/bin/python benchmarks/cnn_benchmark.py
 
@@ -15,16 +16,13 @@ images (to check the script, not to measure anything).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
 
 import mnist_helpers as mh
 from mnist_helpers import cnn
+from mnist_helpers.results import machine_info, write_results
 
 RESULTS = Path(__file__).parent / "results" / "cnn.json"
 
@@ -94,15 +92,10 @@ def main() -> None:
     import tensorflow as tf
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "benchmark": "cnn",
-        "title": "CNN benchmark",
-        "description": "Three CNNs trained in one run on the MNIST training images (the Keras example holds out 10% for validation, as published), tested once on the 10,000 test images.",
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
-        "rows": rows,
-    }, indent=2) + "\n")
+    write_results(RESULTS, rows, title="CNN benchmark",
+                  description="Three CNNs trained in one run on the MNIST training images (the Keras example "
+                              "holds out 10% for validation, as published), tested once on the 10,000 test images.",
+                  extra={"machine": machine_info(tensorflow=tf.__version__, keras=keras.__version__)})
     print(f"\nwrote {RESULTS}")
 
 

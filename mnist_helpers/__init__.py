@@ -4,11 +4,11 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``mh.plot_digits``, ...); each chapter's own tools live in a module named after its topic:
 
 =================  ==============================================================
-``config``         setup (seeds, quiet logging), the fast mode
+``config``         setup (seeds, quiet TensorFlow start-up), the fast mode
 ``data``           loading and validating MNIST (IDX, npz, Kaggle CSV, image folders)
 ``preprocessing``  scaling, subsets and splits, how MNIST was normalised
 ``plots``          digit grids, class balance, learning curves
-``checks``         ``assert_close``: NumPy against Keras to a stated tolerance
+``checks``         ``assert_close`` (NumPy against Keras) and the argument validators
 ``training``       ``fit`` without progress bars, one rounded line per epoch
 ``models``         model builders shared by chapters
 ``baselines``      classic scikit-learn classifiers (chapter 2)
@@ -19,33 +19,53 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``regularization`` dropout in NumPy (chapter 8)
 ``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
-``results``        ``record_results``: a chapter's test results for the results page
+``results``        the results files: ``record_results`` writes, ``read_results`` reads
+``model_card``     the shipped model's metrics (JSON) and the model card made from them
 =================  ==============================================================
+
+Importing the package imports none of them: each module, and each top-level name, is loaded
+on first use (PEP 562), so ``python -m mnist_helpers.predict --help`` does not pay for
+TensorFlow, and nothing happens at import time.
 """
-from .config import quiet_tensorflow_import as _quiet_tensorflow_import
+from __future__ import annotations
 
-_quiet_tensorflow_import()  # before any module below imports Keras
-
-from . import (baselines, checks, cnn, config, convolution, data, layers, models, optimizers,  # noqa: E402
-               plots, preprocessing, regularization, results, training, whitening)
-from .checks import assert_close  # noqa: E402
-from .config import FAST_ENV, fast_mode, pick, setup_book  # noqa: E402
-from .data import (DATA_ENV, ChecksumError, DataFormatError, MnistNotFoundError, load_idx,  # noqa: E402
-                   load_image_folder, load_kaggle_csv, load_mnist, write_submission)
-from .plots import (plot_class_balance, plot_digits, plot_history, plot_mean_images,  # noqa: E402
-                    plot_pixel_histogram)
-from .preprocessing import (bounding_boxes, centers_of_mass, check_images, scale, subsample,  # noqa: E402
-                            train_val_split)
-from .results import record_results  # noqa: E402
-from .training import fit  # noqa: E402
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "assert_close", "FAST_ENV", "fast_mode", "pick", "setup_book",
-    "DATA_ENV", "ChecksumError", "DataFormatError", "MnistNotFoundError", "load_idx",
-    "load_image_folder", "load_kaggle_csv", "load_mnist", "write_submission",
-    "plot_class_balance", "plot_digits", "plot_history", "plot_mean_images", "plot_pixel_histogram",
-    "bounding_boxes", "centers_of_mass", "check_images", "scale", "subsample", "train_val_split", "fit",
-    "record_results",
-]
+_SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "layers", "model_card",
+               "models", "optimizers", "plots", "predict", "preprocessing", "regularization", "results",
+               "training", "whitening")
+
+# Top-level name -> the module that defines it.
+_EXPORTS = {
+    "assert_close": "checks",
+    "FAST_ENV": "config", "fast_mode": "config", "pick": "config", "setup_book": "config",
+    "DATA_ENV": "data", "ChecksumError": "data", "DataFormatError": "data", "MnistNotFoundError": "data",
+    "load_idx": "data", "load_image_folder": "data", "load_kaggle_csv": "data", "load_mnist": "data",
+    "write_submission": "data",
+    "plot_class_balance": "plots", "plot_digits": "plots", "plot_history": "plots",
+    "plot_mean_images": "plots", "plot_pixel_histogram": "plots",
+    "bounding_boxes": "preprocessing", "centers_of_mass": "preprocessing", "check_images": "preprocessing",
+    "scale": "preprocessing", "subsample": "preprocessing", "train_val_split": "preprocessing",
+    "record_results": "results",
+    "fit": "training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Load a submodule or a top-level name on first use, then keep it as a module attribute."""
+    if name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_EXPORTS))

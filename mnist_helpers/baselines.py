@@ -7,11 +7,8 @@ puts several of those next to the figures published on the MNIST page (``publish
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import matplotlib.pyplot as plt
@@ -27,6 +24,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from .checks import check_array, check_choice, check_integer, check_integers, check_labels, check_real
 from .preprocessing import check_images
 
 # --------------------------------------------------------------------------- published figures
@@ -77,19 +75,6 @@ def flatten(x: np.ndarray, name: str = "x") -> np.ndarray:
     return check_images(x, name).reshape(len(x), 28 * 28)
 
 
-def check_labels(y: np.ndarray, n: int, name: str = "y") -> np.ndarray:
-    """Validate digit labels: a 1-D integer array of length ``n`` with values 0..9; returns ``y``."""
-    if not isinstance(y, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(y).__name__}")
-    if y.ndim != 1 or len(y) != n:
-        raise ValueError(f"{name} must have shape ({n},) to match the images, got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer digits 0..9, got dtype {y.dtype}")
-    if n and (y.min() < 0 or y.max() > 9):
-        raise ValueError(f"{name} must hold digits 0..9, got values {int(y.min())}..{int(y.max())}")
-    return y
-
-
 def to_unit_interval(rows: np.ndarray) -> np.ndarray:
     """Scale flattened uint8 pixels to float32 in [0, 1] (the pipelines' first step).
 
@@ -101,18 +86,14 @@ def to_unit_interval(rows: np.ndarray) -> np.ndarray:
     -------
     ndarray of float32, shape (n, 784)
     """
-    if not isinstance(rows, np.ndarray) or rows.dtype != np.uint8 or rows.ndim != 2:
-        raise ValueError("to_unit_interval expects flattened uint8 pixels of shape (n, 784), got "
-                         f"{type(rows).__name__} {getattr(rows, 'dtype', '')} {getattr(rows, 'shape', '')}")
+    # Refusing floats matters here: scaling twice would silently divide by 255 again.
+    check_array(rows, "rows", dtypes=(np.uint8,), dtype_text="dtype uint8 (flattened pixels 0..255)",
+                dtype_hint="; these pixels look scaled already", ndim=2, layout="(n, 784)",
+                shape_hint="; flatten images with bl.flatten(x)")
     return rows.astype(np.float32) / 255.0
 
 
 # --------------------------------------------------------------------------- pipelines
-
-def _check_positive(value: float, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name}={value!r} invalid: expected a positive number")
-
 
 def pipeline(classifier, n_components: Optional[int] = None, seed: int = 0) -> Pipeline:
     """Scale to [0, 1], optionally keep the first ``n_components`` principal components, classify.
@@ -131,8 +112,9 @@ def pipeline(classifier, n_components: Optional[int] = None, seed: int = 0) -> P
     """
     steps = [("scale", FunctionTransformer(to_unit_interval))]
     if n_components is not None:
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or not 1 <= n_components <= 784:
-            raise ValueError(f"n_components={n_components!r} invalid: expected an integer in 1..784 (pixels)")
+        # As a Python int: scikit-learn reads a float n_components as a share of the variance.
+        n_components = check_integer(n_components, "n_components", low=1, high=784,
+                                     hint=" (principal components of 784 pixels)")
         steps.append(("pca", PCA(n_components=n_components, random_state=seed)))
     steps.append(("classify", classifier))
     return Pipeline(steps)
@@ -145,16 +127,16 @@ def logistic_regression(C: float = 0.1, tol: float = 1e-3, max_iter: int = 1000,
     With ten classes scikit-learn fits the multinomial model, not one-vs-rest. ``tol`` is the
     solver's stopping tolerance: 1e-3 stops where the test accuracy no longer moves.
     """
-    _check_positive(C, "C")
-    _check_positive(tol, "tol")
+    C = check_real(C, "C", low=0, low_open=True, hint=" (the inverse of the penalty's strength)")
+    tol = check_real(tol, "tol", low=0, low_open=True)
+    max_iter = check_integer(max_iter, "max_iter", low=1)
     return pipeline(LogisticRegression(C=C, tol=tol, max_iter=max_iter), n_components)
 
 
 def knn(k: int = 3, n_components: Optional[int] = None, n_jobs: int = 2) -> Pipeline:
     """k-nearest neighbours with the Euclidean distance and a plain majority vote (``n_jobs`` threads)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k={k!r} invalid: expected a positive integer number of neighbours")
-    return pipeline(KNeighborsClassifier(n_neighbors=int(k), n_jobs=n_jobs), n_components)
+    k = check_integer(k, "k", low=1, hint=" (the number of neighbours that vote)")
+    return pipeline(KNeighborsClassifier(n_neighbors=k, n_jobs=n_jobs), n_components)
 
 
 def rbf_svm(C: float = 10.0, gamma: Union[float, str] = "scale", n_components: Optional[int] = None,
@@ -164,9 +146,12 @@ def rbf_svm(C: float = 10.0, gamma: Union[float, str] = "scale", n_components: O
     ``gamma="scale"`` is scikit-learn's ``1 / (n_features * X.var())``. ``cache_mb`` is the kernel
     cache; a large one saves recomputing kernel rows and speeds up the fit.
     """
-    _check_positive(C, "C")
-    if gamma != "scale":
-        _check_positive(gamma, "gamma")
+    C = check_real(C, "C", low=0, low_open=True, hint=" (the inverse of the penalty's strength)")
+    if isinstance(gamma, str):
+        check_choice(gamma, "gamma", ("scale",), hint=" or a positive number")
+    else:
+        gamma = check_real(gamma, "gamma", low=0, low_open=True, hint=" (or 'scale')")
+    cache_mb = check_real(cache_mb, "cache_mb", low=0, low_open=True)
     return pipeline(SVC(C=C, kernel="rbf", gamma=gamma, cache_size=cache_mb), n_components)
 
 
@@ -185,12 +170,9 @@ def knn_vote(neighbor_labels: np.ndarray, k: int) -> np.ndarray:
     -------
     ndarray of int, shape (n,)
     """
-    if not isinstance(neighbor_labels, np.ndarray) or neighbor_labels.ndim != 2:
-        raise ValueError(f"neighbor_labels must be a 2-D array (points, neighbours), got "
-                         f"{getattr(neighbor_labels, 'shape', type(neighbor_labels).__name__)}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= neighbor_labels.shape[1]:
-        raise ValueError(f"k={k!r} invalid: expected 1..{neighbor_labels.shape[1]} (neighbours available)")
-    check_labels(neighbor_labels.ravel(), neighbor_labels.size, "neighbor_labels")
+    check_array(neighbor_labels, "neighbor_labels", ndim=2, layout="(points, neighbours)")
+    k = check_integer(k, "k", low=1, high=neighbor_labels.shape[1], hint=" (the neighbours available)")
+    check_labels(neighbor_labels.ravel(), "neighbor_labels")
     # votes[i, c] = how many of the k nearest neighbours of point i are digit c
     votes = (neighbor_labels[:, :k, None] == np.arange(10)).sum(axis=1)
     return votes.argmax(axis=1)  # argmax returns the first maximum: the smallest tied digit
@@ -214,11 +196,9 @@ def knn_accuracy_by_k(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarra
     Series of validation accuracy, indexed by k
     """
     rows_train, rows_val = flatten(x_train, "x_train"), flatten(x_val, "x_val")
-    check_labels(y_train, len(rows_train), "y_train")
-    check_labels(y_val, len(rows_val), "y_val")
-    ks = list(ks)
-    if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
-        raise ValueError(f"ks={ks!r} invalid: expected a non-empty sequence of positive integers")
+    check_labels(y_train, "y_train", n=len(rows_train))
+    check_labels(y_val, "y_val", n=len(rows_val))
+    ks = check_integers(ks, "ks", low=1, min_length=1)
     with threadpool_limits(limits=1, user_api="blas"):  # see fit_and_score
         model = knn(max(ks), n_components, n_jobs).fit(rows_train, y_train)
         # The neighbours for the largest k contain those for every smaller k, nearest first.
@@ -287,16 +267,13 @@ def fit_and_score(method: str, model, x_train: np.ndarray, y_train: np.ndarray, 
         Wall-clock seconds (``time.perf_counter``) of ``fit`` and of ``predict``, test accuracy,
         and the predictions, shape (n_test,).
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} unknown: expected one of {METHODS}")
+    check_choice(method, "method", METHODS)
     rows_train, rows_test = flatten(x_train, "x_train"), flatten(x_test, "x_test")
-    check_labels(y_train, len(rows_train), "y_train")
-    check_labels(y_test, len(rows_test), "y_test")
-    if isinstance(predict_jobs, bool) or not isinstance(predict_jobs, int) or predict_jobs < 1:
-        raise ValueError(f"predict_jobs={predict_jobs!r} invalid: expected a positive integer")
-    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
-                                     or blas_threads < 1):
-        raise ValueError(f"blas_threads={blas_threads!r} invalid: expected a positive integer or None")
+    check_labels(y_train, "y_train", n=len(rows_train))
+    check_labels(y_test, "y_test", n=len(rows_test))
+    predict_jobs = check_integer(predict_jobs, "predict_jobs", low=1)
+    if blas_threads is not None:
+        blas_threads = check_integer(blas_threads, "blas_threads", low=1, hint=" (or None for the default)")
     with threadpool_limits(limits=blas_threads, user_api="blas"):
         start = time.perf_counter()
         model.fit(rows_train, y_train)
@@ -327,8 +304,7 @@ def comparison_table(rows: Sequence[dict]) -> pd.DataFrame:
         missing = needed - set(row)
         if missing:
             raise ValueError(f"rows[{i}] lacks {sorted(missing)}: pass BaselineResult.row() dicts")
-        if row["method"] not in METHODS:
-            raise ValueError(f"rows[{i}]: method={row['method']!r} unknown: expected one of {METHODS}")
+        check_choice(row["method"], f"rows[{i}]['method']", METHODS)
     table = pd.DataFrame(list(rows))
     table["test error %"] = 100 * (1 - table["test accuracy"])
     published = [PUBLISHED[PUBLISHED_COUNTERPART[m]] if m in PUBLISHED_COUNTERPART else None
@@ -370,42 +346,3 @@ def plot_comparison(table: pd.DataFrame, label: str = "method"):
                    fontsize=8)
     fig.tight_layout()
     return fig
-
-
-# --------------------------------------------------------------------------- the benchmark's results
-
-BENCHMARK_KEYS = {"machine", "data", "published_source", "results"}
-RESULT_KEYS = {"method", "params", "train_images", "test_images", "test_accuracy", "fit_seconds",
-               "predict_seconds", "misclassified_test_indices"}
-
-
-def load_benchmark(path: Union[str, os.PathLike]) -> tuple[pd.DataFrame, dict]:
-    """Read the JSON written by ``benchmarks/baselines.py``: full-data results and the machine.
-
-    Returns
-    -------
-    results : DataFrame
-        One row per method: method, params, train images, test images, test accuracy, fit s,
-        predict s, misclassified test indices.
-    info : dict
-        Everything else in the file (machine, data, published_source, ...).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file; run `python benchmarks/baselines.py` to create it")
-    content = json.loads(path.read_text())
-    missing = BENCHMARK_KEYS - set(content)
-    if missing:
-        raise ValueError(f"{path}: keys {sorted(missing)} missing; expected {sorted(BENCHMARK_KEYS)}")
-    for i, result in enumerate(content["results"]):
-        lacking = RESULT_KEYS - set(result)
-        if lacking:
-            raise ValueError(f"{path}: results[{i}] lacks {sorted(lacking)}")
-        if result["method"] not in METHODS:
-            raise ValueError(f"{path}: results[{i}] has unknown method {result['method']!r}")
-    results = pd.DataFrame(content["results"]).rename(columns={
-        "train_images": "train images", "test_images": "test images", "test_accuracy": "test accuracy",
-        "fit_seconds": "fit s", "predict_seconds": "predict s",
-        "misclassified_test_indices": "misclassified test indices"})
-    info = {key: value for key, value in content.items() if key != "results"}
-    return results, info

@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 
-import keras
-from keras import layers
+from ._keras import keras  # first: TensorFlow's start-up notices filtered
+from keras import layers  # noqa: E402
+
+from .checks import check_integer, check_integers, check_real  # noqa: E402
 
 
 def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -46,7 +48,8 @@ def build_original_model(horizontal_flip: bool = False, seed: int = 0) -> keras.
     """
     inputs, x = _inputs()
     if horizontal_flip:
-        x = layers.RandomFlip("horizontal", seed=seed)(x)
+        # A Python int: Keras' SeedGenerator refuses NumPy integers.
+        x = layers.RandomFlip("horizontal", seed=check_integer(seed, "seed"))(x)
     for filters in (32, 64, 128):
         x = layers.Conv2D(filters, 3, activation="relu", padding="same")(x)
         x = layers.MaxPooling2D(2)(x)
@@ -72,9 +75,11 @@ def build_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom:
 
     The layers are only active in training (``model.fit``); ``predict`` sees the image as it is.
     """
-    for name, value, high in (("rotation_degrees", rotation_degrees, 45), ("shift", shift, 0.3), ("zoom", zoom, 0.3)):
-        if not 0 <= value <= high:
-            raise ValueError(f"{name}={value!r} is outside 0..{high}: larger changes turn digits into other digits")
+    digit_safe = ": larger changes turn digits into other digits"
+    rotation_degrees = check_real(rotation_degrees, "rotation_degrees", low=0, high=45, hint=digit_safe)
+    shift = check_real(shift, "shift", low=0, high=0.3, hint=digit_safe)
+    zoom = check_real(zoom, "zoom", low=0, high=0.3, hint=digit_safe)
+    seed = check_integer(seed, "seed")  # a Python int, as Keras' SeedGenerator wants
     return keras.Sequential([
         layers.RandomRotation(rotation_degrees / 360.0, fill_mode="constant", seed=seed),
         layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1),
@@ -113,10 +118,11 @@ def build_final_cnn(filters: tuple[int, int, int] = (24, 48, 96), dense_units: i
     augment : bool
         Include the augmentation layers (active only in training).
     """
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
-    if len(filters) != 3 or any(int(f) != f or f < 1 for f in filters):
-        raise ValueError(f"filters={filters!r} must be three positive integers")
+    dropout = check_real(dropout, "dropout", low=0, high=1, high_open=True,
+                         hint=" (the probability that an input is dropped)")
+    filters = check_integers(filters, "filters", low=1, length=3)
+    dense_units = check_integer(dense_units, "dense_units", low=1)
+    seed = check_integer(seed, "seed")  # a Python int, as Keras' SeedGenerator wants
     inputs, x = _inputs()
     if augment:
         x = build_augmentation(seed=seed)(x)
@@ -139,6 +145,11 @@ def build_final_cnn(filters: tuple[int, int, int] = (24, 48, 96), dense_units: i
 def one_cycle_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
                        warmup_fraction: float = 0.2) -> keras.optimizers.schedules.LearningRateSchedule:
     """Warm up linearly to ``max_lr``, then cosine-decay to ~0 by the last step."""
+    epochs = check_integer(epochs, "epochs", low=1)
+    steps_per_epoch = check_integer(steps_per_epoch, "steps_per_epoch", low=1)
+    max_lr = check_real(max_lr, "max_lr", low=0, low_open=True)
+    warmup_fraction = check_real(warmup_fraction, "warmup_fraction", low=0, high=1, high_open=True,
+                                 hint=" (the share of all steps spent warming up)")
     total = epochs * steps_per_epoch
     warmup = max(1, int(warmup_fraction * total))
     return keras.optimizers.schedules.CosineDecay(
@@ -147,7 +158,9 @@ def one_cycle_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
-    """Number of batches in one epoch."""
+    """Number of batches in one epoch (the last one may be smaller)."""
+    n_examples = check_integer(n_examples, "n_examples", low=0)
+    batch_size = check_integer(batch_size, "batch_size", low=1)
     return math.ceil(n_examples / batch_size)
 
 
@@ -175,6 +188,7 @@ def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FIN
     """
     from .training import fit
 
+    seed = check_integer(seed, "seed")  # epochs and batch_size are checked by fit
     keras.utils.set_random_seed(seed)
     model = build_final_cnn(seed=seed, **builder_kwargs)
     schedule = one_cycle_schedule(epochs, steps_per_epoch(len(x_train), batch_size), max_lr=max_lr)

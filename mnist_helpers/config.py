@@ -1,14 +1,16 @@
-"""Book-wide setup: seeds, quiet logging, figure style and the fast mode.
+"""Book-wide setup: seeds, quiet start-up of TensorFlow, figure style and the fast mode.
 
 Every notebook starts with ``mh.setup_book()`` (fastbook's ``setup_book`` idea), so
 that results are repeatable and outputs stay tidy enough for nbval to compare.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-import threading
+import tempfile
+from typing import Iterator
 
 FAST_ENV = "MNIST_FAST"
 """Environment variable that switches the book into its fast mode (CI)."""
@@ -34,61 +36,72 @@ def pick(full, fast):
     return fast if fast_mode() else full
 
 
-# TensorFlow's C++ side writes these straight to file descriptor 2 (bypassing Python's
-# warnings and TF_CPP_MIN_LOG_LEVEL) on CPU-only machines. None is something a reader can act
-# on: no GPU here, the CPU-features notice, and a tf.data graph-rewrite notice that TF 2.21
-# prints on every fit/predict. Only lines matching these are dropped; everything else passes.
-_NATIVE_NOISE = re.compile(
+# TensorFlow's C++ side writes these straight to file descriptor 2 while it starts up on a
+# CPU-only machine, before its log level applies (they bypass Python's warnings and
+# TF_CPP_MIN_LOG_LEVEL): no CUDA driver, the CPU-features notice, absl's start-up line. None
+# is something a reader can act on. Only lines matching these are dropped, and only around
+# the import (see native_stderr_filtered); everything else is written back.
+NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_platform|cuda_executor|cpu_feature_guard|port|node_def_util)\.cc:\d+\]"
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)")
 
-_filter_installed = False
 
+@contextlib.contextmanager
+def native_stderr_filtered(noise: re.Pattern = NATIVE_NOISE) -> Iterator[None]:
+    """Within the block, drop the lines written to file descriptor 2 that match ``noise``.
 
-def _install_native_stderr_filter() -> None:
-    """Route file descriptor 2 through a thread that drops TensorFlow's known native noise."""
-    global _filter_installed
-    if _filter_installed:
-        return
-    sys.stderr.flush()
-    original = os.dup(2)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-
-    def pump() -> None:
-        with os.fdopen(read_end, "rb", buffering=0) as pipe:
-            pending = b""
-            while chunk := pipe.read(65536):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if not _NATIVE_NOISE.match(line.decode("utf-8", "replace")):
-                        os.write(original, line + b"\n")
-            if pending:
-                os.write(original, pending)
-
-    threading.Thread(target=pump, name="native-stderr-filter", daemon=True).start()
-    _filter_installed = True
-
-
-def quiet_tensorflow_import() -> None:
-    """Import TensorFlow and Keras without the start-up noise a reader cannot act on.
-
-    Call it (or just ``import mnist_helpers``) before importing TensorFlow or Keras yourself.
+    Everything written to fd 2 in the block (by C++ or by Python) goes to a temporary file;
+    when the block ends, normally or by an exception, fd 2 is restored and every line that
+    does not match is written back to ``sys.stderr``. A file cannot fill up like a pipe, and
+    nothing runs in another thread, so nothing can be lost or deadlock, and nothing stays
+    changed after the block.
     """
-    # Must be set before TensorFlow is imported to silence its C++ start-up messages.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    _install_native_stderr_filter()
-    import keras  # noqa: F401
-    import tensorflow as tf
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                capture.seek(0)
+                kept = [line for line in capture.read().decode("utf-8", "replace").splitlines(keepends=True)
+                        if not noise.match(line)]
+                if kept:
+                    sys.stderr.write("".join(kept))
+                    sys.stderr.flush()
+    finally:
+        os.close(saved)
 
-    tf.get_logger().setLevel("ERROR")
+
+def quiet_tensorflow_import():
+    """Import TensorFlow and Keras without the start-up noise a reader cannot act on; return ``keras``.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=1`` (hide C++ INFO lines; warnings and errors still show) unless
+    you set it yourself, and filters the native start-up lines (see :data:`NATIVE_NOISE`) around
+    the import only. TensorFlow's Python warnings are left alone. Cheap after the first call.
+    """
+    if "keras" not in sys.modules:
+        # Must be set before TensorFlow is imported to apply to its C++ side.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+        with native_stderr_filtered():
+            import tensorflow as tf
+
+            # The CUDA probe (and its "failed call to cuInit" line) happens here, not at the first fit.
+            tf.config.list_physical_devices("GPU")
+            import keras  # noqa: F401
+    import keras
+
+    return keras
 
 
 def setup_book(seed: int = 0, deterministic: bool = True) -> None:
-    """Seed every generator, silence TensorFlow's logging and set the figure style.
+    """Seed every generator, start TensorFlow quietly and set the figure style.
+
+    Warnings are left alone: a learner must see a warning that matters.
 
     Parameters
     ----------
@@ -102,7 +115,6 @@ def setup_book(seed: int = 0, deterministic: bool = True) -> None:
     import matplotlib as mpl
     import numpy as np
 
-    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     quiet_tensorflow_import()
     import keras
 

@@ -13,17 +13,21 @@ weights and assert that they agree to a stated tolerance; a wrong implementation
 """
 from __future__ import annotations
 
+import numbers
 from typing import Callable, Optional, Sequence, Union
 
-import keras
+from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
 import matplotlib.pyplot as plt
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .checks import assert_close
+from .checks import assert_close, check_array, check_choice, check_float_array, check_integer, check_integers
 
 IntPair = Union[int, Sequence[int]]
 PADDINGS = ("valid", "same")
+
+# The fix for the usual mistake, raw uint8 images (shown in chapter 7's committed output).
+_SCALE_HINT = "; scale uint8 images first, e.g. mh.scale(x)[..., None]"
 
 SOBEL_VERTICAL = np.array([[-1.0, 0.0, 1.0],
                            [-2.0, 0.0, 2.0],
@@ -37,36 +41,23 @@ SOBEL_HORIZONTAL = SOBEL_VERTICAL.T.copy()
 # --------------------------------------------------------------------------- validation
 
 def _pair(value: IntPair, name: str) -> tuple[int, int]:
-    """Turn ``2`` or ``(2, 2)`` into ``(2, 2)``; positive integers only."""
-    if isinstance(value, (int, np.integer)):
-        pair = (value, value)
-    else:
-        try:
-            pair = tuple(value)
-        except TypeError:
-            pair = ()  # not a number and not a sequence: rejected below
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
-                                 for v in pair):
-        raise ValueError(f"{name}={value!r} must be a positive integer or a pair of positive integers")
-    return int(pair[0]), int(pair[1])
+    """Turn ``2`` or ``(2, 2)`` into ``(2, 2)``; positive integers only (NumPy integers too)."""
+    pair = (value, value) if isinstance(value, (numbers.Number, str)) else value
+    try:
+        first, second = pair
+        return check_integer(first, name, low=1), check_integer(second, name, low=1)
+    except (TypeError, ValueError):
+        # One message for every way of getting it wrong: it states both accepted forms.
+        raise ValueError(f"{name}={value!r} must be a positive integer or a pair of positive integers") from None
 
 
-def _check_float_array(a, name: str, ndim: int, layout: str) -> np.ndarray:
-    """``a`` must be a floating NumPy array with ``ndim`` dimensions (no silent conversion)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array of shape {layout}, got {type(a).__name__}")
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must have shape {layout} ({ndim} dimensions), got shape {a.shape}")
-    if not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{name} must have a floating dtype (float32 or float64), got {a.dtype}; "
-                        "scale uint8 images first, e.g. mh.scale(x)[..., None]")
-    return a
+def _check_maps(a, name: str, ndim: int, layout: str) -> np.ndarray:
+    """``check_float_array`` with this module's layouts (``"(n, h, w, c)"``) and its fix for uint8 images."""
+    return check_float_array(a, name, ndim=ndim, layout=layout, dtype_hint=_SCALE_HINT)
 
 
-def _check_padding(padding: str) -> str:
-    if padding not in PADDINGS:
-        raise ValueError(f"padding={padding!r} must be one of {PADDINGS}")
-    return padding
+def _padding(padding: str) -> str:
+    return check_choice(padding, "padding", PADDINGS)
 
 
 def output_size(size: int, window: int, stride: int, padding: str) -> int:
@@ -75,7 +66,7 @@ def output_size(size: int, window: int, stride: int, padding: str) -> int:
     ``"valid"``: floor((size - window) / stride) + 1 (windows that fit entirely);
     ``"same"``: ceil(size / stride) (zero padding makes every stride position a window).
     """
-    _check_padding(padding)
+    _padding(padding)
     if padding == "same":
         return -(-size // stride)
     return max((size - window) // stride + 1, 0)
@@ -132,16 +123,16 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: Optional[np.ndarray] = None,
         h_out = ``output_size(h, kh, s_h, padding)``, likewise w_out. The kernel is *not*
         flipped (cross-correlation), as in Keras.
     """
-    x = _check_float_array(x, "x", 4, "(n, h, w, c_in)")
-    kernel = _check_float_array(kernel, "kernel", 4, "(kh, kw, c_in, c_out)")
+    x = _check_maps(x, "x", 4, "(n, h, w, c_in)")
+    kernel = _check_maps(kernel, "kernel", 4, "(kh, kw, c_in, c_out)")
     if kernel.shape[2] != x.shape[3]:
         raise ValueError(f"kernel has {kernel.shape[2]} input channels (shape {kernel.shape}) "
                          f"but x has {x.shape[3]} channels (shape {x.shape})")
     if bias is not None:
-        bias = _check_float_array(bias, "bias", 1, "(c_out,)")
+        bias = _check_maps(bias, "bias", 1, "(c_out,)")
         if bias.shape[0] != kernel.shape[3]:
             raise ValueError(f"bias has shape {bias.shape}, expected ({kernel.shape[3]},) for kernel {kernel.shape}")
-    padding, strides, window = _check_padding(padding), _pair(strides, "strides"), kernel.shape[:2]
+    padding, strides, window = _padding(padding), _pair(strides, "strides"), kernel.shape[:2]
     _check_output_not_empty(x, window, strides, padding, "kernel")
 
     x = _pad(x, window, strides, padding, value=0.0)
@@ -171,10 +162,10 @@ def max_pool2d(x: np.ndarray, pool_size: IntPair = 2, strides: Optional[IntPair]
     -------
     ndarray of shape (n, h_out, w_out, c), same dtype as x
     """
-    x = _check_float_array(x, "x", 4, "(n, h, w, c)")
+    x = _check_maps(x, "x", 4, "(n, h, w, c)")
     window = _pair(pool_size, "pool_size")
     strides = window if strides is None else _pair(strides, "strides")
-    padding = _check_padding(padding)
+    padding = _padding(padding)
     _check_output_not_empty(x, window, strides, padding, "pool_size")
 
     x = _pad(x, window, strides, padding, value=-np.inf)
@@ -201,10 +192,10 @@ def keras_conv2d(x: np.ndarray, kernel: np.ndarray, bias: Optional[np.ndarray] =
 
     Shapes as in ``conv2d``; returns a float32 ndarray of shape (n, h_out, w_out, c_out).
     """
-    x = _check_float_array(x, "x", 4, "(n, h, w, c_in)")
-    kernel = _check_float_array(kernel, "kernel", 4, "(kh, kw, c_in, c_out)")
+    x = _check_maps(x, "x", 4, "(n, h, w, c_in)")
+    kernel = _check_maps(kernel, "kernel", 4, "(kh, kw, c_in, c_out)")
     layer = keras.layers.Conv2D(kernel.shape[3], kernel.shape[:2], strides=_pair(strides, "strides"),
-                                padding=_check_padding(padding), use_bias=bias is not None)
+                                padding=_padding(padding), use_bias=bias is not None)
     layer.build(x.shape)
     layer.set_weights([kernel] if bias is None else [kernel, bias])
     return keras.ops.convert_to_numpy(layer(x.astype(np.float32)))
@@ -213,10 +204,10 @@ def keras_conv2d(x: np.ndarray, kernel: np.ndarray, bias: Optional[np.ndarray] =
 def keras_max_pool2d(x: np.ndarray, pool_size: IntPair = 2, strides: Optional[IntPair] = None,
                      padding: str = "valid") -> np.ndarray:
     """The same computation as ``max_pool2d`` done by ``keras.layers.MaxPooling2D``."""
-    x = _check_float_array(x, "x", 4, "(n, h, w, c)")
+    x = _check_maps(x, "x", 4, "(n, h, w, c)")
     layer = keras.layers.MaxPooling2D(pool_size=_pair(pool_size, "pool_size"),
                                       strides=None if strides is None else _pair(strides, "strides"),
-                                      padding=_check_padding(padding))
+                                      padding=_padding(padding))
     return keras.ops.convert_to_numpy(layer(x.astype(np.float32)))
 
 
@@ -290,21 +281,19 @@ def build_cnn(filters: Sequence[int] = (32, 64), kernel_size: int = 3, pool_size
     keras.Model, uncompiled; input (batch, h, w, c), output (batch, 10) softmax probabilities.
     Layers are named ``conv1, pool1, conv2, pool2, ..., flatten, dense1, ..., output``.
     """
-    if len(filters) == 0 or any(not isinstance(f, (int, np.integer)) or f < 1 for f in filters):
-        raise ValueError(f"filters={tuple(filters)!r} must be one or more positive integers")
-    if any(not isinstance(u, (int, np.integer)) or u < 1 for u in dense_units):
-        raise ValueError(f"dense_units={tuple(dense_units)!r} must be positive integers")
-    _pair(kernel_size, "kernel_size")
-    _pair(pool_size, "pool_size")
+    filters = check_integers(filters, "filters", low=1, min_length=1)
+    dense_units = check_integers(dense_units, "dense_units", low=1)
+    # As pairs of Python ints: Keras refuses a NumPy integer as a window size.
+    kernel_size, pool_size = _pair(kernel_size, "kernel_size"), _pair(pool_size, "pool_size")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape={input_shape!r} must be (height, width, channels), e.g. (28, 28, 1)")
     layers: list = [keras.Input(shape=input_shape)]
     for i, f in enumerate(filters, start=1):
-        layers.append(keras.layers.Conv2D(int(f), kernel_size, activation=activation, name=f"conv{i}"))
+        layers.append(keras.layers.Conv2D(f, kernel_size, activation=activation, name=f"conv{i}"))
         layers.append(keras.layers.MaxPooling2D(pool_size, name=f"pool{i}"))
     layers.append(keras.layers.Flatten(name="flatten"))
     for i, units in enumerate(dense_units, start=1):
-        layers.append(keras.layers.Dense(int(units), activation=activation, name=f"dense{i}"))
+        layers.append(keras.layers.Dense(units, activation=activation, name=f"dense{i}"))
     layers.append(keras.layers.Dense(10, activation="softmax", name="output"))
     return keras.Sequential(layers, name=name)
 
@@ -334,9 +323,7 @@ def feature_maps(model: keras.Model, x: np.ndarray, layer_names: Sequence[str]) 
     unknown = [name for name in layer_names if name not in known]
     if unknown:
         raise ValueError(f"layer_names {unknown} not in the model; its layers are {known}")
-    if not isinstance(x, np.ndarray) or x.shape[1:] != tuple(model.input_shape[1:]):
-        raise ValueError(f"x must have shape (n, {', '.join(map(str, model.input_shape[1:]))}), "
-                         f"got {getattr(x, 'shape', type(x).__name__)}")
+    check_array(x, "x", shape=(None, *model.input_shape[1:]))
     probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
     outputs = probe.predict(x, verbose=0)
     if len(layer_names) == 1:
@@ -374,9 +361,9 @@ def plot_filters(kernel: np.ndarray, in_channel: int = 0, n_cols: int = 8, size:
     -------
     matplotlib Figure with c_out panels, all on one colour scale centred at 0 so filters compare.
     """
-    kernel = _check_float_array(kernel, "kernel", 4, "(kh, kw, c_in, c_out)")
-    if not 0 <= in_channel < kernel.shape[2]:
-        raise ValueError(f"in_channel={in_channel} out of range for kernel with {kernel.shape[2]} input channels")
+    kernel = _check_maps(kernel, "kernel", 4, "(kh, kw, c_in, c_out)")
+    in_channel = check_integer(in_channel, "in_channel", low=0, high=kernel.shape[2] - 1,
+                               hint=f" (the kernel has {kernel.shape[2]} input channels)")
     weights = kernel[:, :, in_channel, :]
     limit = float(np.abs(weights).max()) or 1.0
     fig, axes = _grid(weights.shape[-1], n_cols, size)
@@ -409,7 +396,7 @@ def plot_feature_maps(maps: np.ndarray, n_cols: int = 8, size: float = 1.0, titl
     matplotlib Figure with c panels. Each map has its own colour scale: signed maps (edge
     responses) use blue/red centred at 0, non-negative maps (after ReLU or pooling) use magma.
     """
-    maps = _check_float_array(maps, "maps", 3, "(h, w, c)")
+    maps = _check_maps(maps, "maps", 3, "(h, w, c)")
     if titles is not None and len(titles) != maps.shape[-1]:
         raise ValueError(f"got {maps.shape[-1]} maps but {len(titles)} titles")
     fig, axes = _grid(maps.shape[-1], n_cols, size)

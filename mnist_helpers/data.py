@@ -17,6 +17,8 @@ from typing import Optional, Union
 import numpy as np
 import pandas as pd
 
+from .checks import check_labels
+
 PathLike = Union[str, os.PathLike]
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -252,7 +254,7 @@ def keras_cache_path() -> Path:
 
 
 def _keras_download() -> tuple[Split, Split]:
-    import keras
+    from ._keras import keras
 
     return keras.datasets.mnist.load_data()
 
@@ -405,16 +407,10 @@ def write_submission(path: PathLike, labels: np.ndarray, expected_rows: int) -> 
     DataFrame of shape (n, 2)
         What was written.
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D (one digit per test image), got shape {labels.shape}; "
-                         "pass predictions.argmax(axis=1) for class probabilities")
+    labels = check_labels(np.asarray(labels), "labels")  # digits 0..9, one per test image
     if len(labels) != expected_rows:
         raise ValueError(f"{path}: submission needs {expected_rows} rows (one per test image), "
                          f"got {len(labels)} labels")
-    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 9:
-        raise ValueError(f"labels must be integers 0..9, got dtype {labels.dtype} "
-                         f"with range {labels.min()}..{labels.max()}")
     frame = pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": labels.astype(int)})
     frame.to_csv(path, index=False)
     return frame

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import keras
+from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
+
+from .checks import check_integers, check_real
 
 
 def build_dense(hidden_units: Sequence[int] = (128,), activation: str = "relu", dropout: float = 0.0,
@@ -27,15 +29,14 @@ def build_dense(hidden_units: Sequence[int] = (128,), activation: str = "relu", 
     -------
     keras.Model, uncompiled; input shape (batch, *input_shape), output shape (batch, 10)
     """
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
-    if any(int(u) != u or u < 1 for u in hidden_units):
-        raise ValueError(f"hidden_units={tuple(hidden_units)!r} must be positive integers")
+    dropout = check_real(dropout, "dropout", low=0, high=1, high_open=True,
+                         hint=" (the probability that an input is dropped)")
+    hidden_units = check_integers(hidden_units, "hidden_units", low=1)
     layers = [keras.Input(shape=input_shape)]
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten())
     for units in hidden_units:
-        layers.append(keras.layers.Dense(int(units), activation=activation))
+        layers.append(keras.layers.Dense(units, activation=activation))
         if dropout:
             layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Dense(10, activation=None if logits else "softmax"))

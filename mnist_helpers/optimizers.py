@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .checks import check_float_array
+from .checks import check_float_array, check_integer, check_real, check_same_dtype
 
 State = dict
 """An optimizer's slots: a dict of name -> ndarray shaped like the weights (plus Adam's step count)."""
@@ -32,8 +32,7 @@ def _check_weights_and_gradient(w, g) -> None:
     check_float_array(g, "g")
     if g.shape != w.shape:
         raise ValueError(f"g has shape {g.shape} but w has shape {w.shape}: a gradient is shaped like its weights")
-    if g.dtype != w.dtype:
-        raise TypeError(f"g has dtype {g.dtype} but w has dtype {w.dtype}: cast one of them explicitly")
+    check_same_dtype(w=w, g=g)
 
 
 def _check_state(state, w: np.ndarray, slots: Sequence[str]) -> None:
@@ -48,29 +47,10 @@ def _check_state(state, w: np.ndarray, slots: Sequence[str]) -> None:
                                  f"expected the weights' shape {w.shape} and dtype {w.dtype}")
 
 
-def _check_rate(value, name: str, low: float, high: float, *, low_open: bool, high_open: bool) -> float:
-    """A real number within an interval, e.g. a learning rate > 0 or a decay rate in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if too_low or too_high or not np.isfinite(value):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{name}={value!r} must be in {interval}")
-    return value
-
-
-def _check_lr(lr) -> float:
-    return _check_rate(lr, "lr", 0.0, np.inf, low_open=True, high_open=True)
-
-
-def _check_decay(value, name: str) -> float:
-    return _check_rate(value, name, 0.0, 1.0, low_open=False, high_open=True)
-
-
-def _check_epsilon(epsilon) -> float:
-    return _check_rate(epsilon, "epsilon", 0.0, np.inf, low_open=False, high_open=True)
+# The hyper-parameters' ranges, for check_real (NumPy scalars such as np.float32(0.01) pass).
+_LR = dict(low=0.0, low_open=True)  # a learning rate > 0
+_DECAY = dict(low=0.0, high=1.0, high_open=True)  # momentum, rho, beta_1, beta_2 in [0, 1)
+_EPSILON = dict(low=0.0, hint=" (Keras' default is 1e-7)")  # epsilon >= 0
 
 
 def _slot(state: State, name: str, w: np.ndarray) -> np.ndarray:
@@ -103,7 +83,7 @@ def sgd_step(w: np.ndarray, g: np.ndarray, state: State, *, lr: float = 0.01) ->
     """
     _check_weights_and_gradient(w, g)
     _check_state(state, w, ())
-    lr = _check_lr(lr)
+    lr = check_real(lr, "lr", **_LR)
     return w - lr * g, state
 
 
@@ -136,7 +116,7 @@ def momentum_step(w: np.ndarray, g: np.ndarray, state: State, *, lr: float = 0.0
     """
     _check_weights_and_gradient(w, g)
     _check_state(state, w, ("velocity",))
-    lr, momentum = _check_lr(lr), _check_decay(momentum, "momentum")
+    lr, momentum = check_real(lr, "lr", **_LR), check_real(momentum, "momentum", **_DECAY)
     velocity = momentum * _slot(state, "velocity", w) - lr * g
     return w + velocity, {"velocity": velocity}
 
@@ -174,7 +154,8 @@ def rmsprop_step(w: np.ndarray, g: np.ndarray, state: State, *, lr: float = 0.00
     """
     _check_weights_and_gradient(w, g)
     _check_state(state, w, ("v",))
-    lr, rho, epsilon = _check_lr(lr), _check_decay(rho, "rho"), _check_epsilon(epsilon)
+    lr, rho = check_real(lr, "lr", **_LR), check_real(rho, "rho", **_DECAY)
+    epsilon = check_real(epsilon, "epsilon", **_EPSILON)
     v = rho * _slot(state, "v", w) + (1 - rho) * g**2
     return w - lr * g / np.sqrt(v + epsilon), {"v": v}
 
@@ -217,12 +198,9 @@ def adam_step(w: np.ndarray, g: np.ndarray, state: State, *, lr: float = 0.001, 
     """
     _check_weights_and_gradient(w, g)
     _check_state(state, w, ("m", "v"))
-    lr, epsilon = _check_lr(lr), _check_epsilon(epsilon)
-    beta_1, beta_2 = _check_decay(beta_1, "beta_1"), _check_decay(beta_2, "beta_2")
-    t = state.get("t", 0)
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
-        raise ValueError(f"state['t']={t!r} must be the number of steps already taken (an int >= 0)")
-    t += 1
+    lr, epsilon = check_real(lr, "lr", **_LR), check_real(epsilon, "epsilon", **_EPSILON)
+    beta_1, beta_2 = check_real(beta_1, "beta_1", **_DECAY), check_real(beta_2, "beta_2", **_DECAY)
+    t = check_integer(state.get("t", 0), "state['t']", low=0, hint=" (the number of steps already taken)") + 1
     m = beta_1 * _slot(state, "m", w) + (1 - beta_1) * g
     v = beta_2 * _slot(state, "v", w) + (1 - beta_2) * g**2
     # Keras computes the bias corrections in the weights' dtype (float32): so do we.
@@ -245,8 +223,7 @@ def _check_gradient_sequence(w0, grads) -> np.ndarray:
     if grads.ndim != w0.ndim + 1 or grads.shape[1:] != w0.shape or len(grads) == 0:
         raise ValueError(f"grads must have shape (n_steps >= 1, *w0.shape) = (n_steps, {', '.join(map(str, w0.shape))})"
                          f", got {grads.shape}")
-    if grads.dtype != w0.dtype:
-        raise TypeError(f"grads has dtype {grads.dtype} but w0 has dtype {w0.dtype}: cast one of them explicitly")
+    check_same_dtype(w0=w0, grads=grads)
     return grads
 
 

@@ -5,19 +5,32 @@ import numpy as np
 from scipy import ndimage
 from sklearn.model_selection import train_test_split
 
+from .checks import check_array, check_integer
+
 
 def check_images(x: np.ndarray, name: str = "x") -> np.ndarray:
-    """Validate a stack of digit images: shape (n, 28, 28) and dtype uint8.
+    """Validate a stack of digit images as loaded: uint8 pixels 0..255, shape (n, 28, 28).
 
-    Returns ``x`` unchanged; raises ``ValueError`` naming what is wrong otherwise.
+    Parameters
+    ----------
+    x : ndarray of uint8, shape (n, 28, 28)
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    ndarray
+        ``x`` itself.
+
+    Raises
+    ------
+    TypeError
+        Not an ndarray, or not uint8 (e.g. images already scaled to floats).
+    ValueError
+        Any other shape, e.g. flattened rows (n, 784) or a channel axis (n, 28, 28, 1).
     """
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array, got {type(x).__name__}")
-    if x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise ValueError(f"{name} must have shape (n, 28, 28), got {x.shape}")
-    if x.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8 pixels 0..255 as loaded, got dtype {x.dtype}")
-    return x
+    return check_array(x, name, dtypes=(np.uint8,), dtype_text="dtype uint8 (pixels 0..255 as loaded)",
+                       dtype_hint="; pass the images as loaded, before mh.scale", shape=(None, 28, 28))
 
 
 def scale(x: np.ndarray) -> np.ndarray:
@@ -41,8 +54,7 @@ def subsample(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tuple[np.n
     """
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
-    if not 10 <= n:
-        raise ValueError(f"n={n} is too small: a stratified subset needs at least one image per class")
+    n = check_integer(n, "n", low=10, hint=" (a stratified subset needs at least one image per class)")
     if n >= len(x):
         return x, y
     x_sub, _, y_sub, _ = train_test_split(x, y, train_size=n, stratify=y, random_state=seed)

@@ -11,16 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .checks import check_float_array
+from .checks import check_array, check_float_array, check_integer, check_integers, check_real, check_text
 
 
-def _check_rate(rate) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)):
-        raise TypeError(f"rate must be a real number, got {type(rate).__name__}")
-    if not 0.0 <= float(rate) < 1.0:
-        # rate = 1 drops everything and the 1 / (1 - rate) scaling divides by zero.
-        raise ValueError(f"rate={rate!r} must be in [0, 1): the probability that an input is dropped")
-    return float(rate)
+def _rate(rate) -> float:
+    """The dropout rate as a float in [0, 1), NumPy scalars included."""
+    # rate = 1 drops everything and the 1 / (1 - rate) scaling divides by zero.
+    return check_real(rate, "rate", low=0, high=1, high_open=True, hint=" (the probability that an input is dropped)")
 
 
 def dropout_mask(shape: tuple[int, ...], rate: float, rng: np.random.Generator) -> np.ndarray:
@@ -41,12 +38,12 @@ def dropout_mask(shape: tuple[int, ...], rate: float, rng: np.random.Generator) 
     -------
     ndarray of bool, shape ``shape``
     """
-    rate = _check_rate(rate)
+    rate = _rate(rate)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    if not isinstance(shape, tuple) or not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+    if not isinstance(shape, tuple):
         raise ValueError(f"shape={shape!r} must be a tuple of non-negative ints, e.g. x.shape")
-    return rng.random(shape) >= rate
+    return rng.random(check_integers(shape, "shape", low=0)) >= rate
 
 
 def dropout(x: np.ndarray, rate: float, *, training: bool, mask: np.ndarray | None = None,
@@ -79,7 +76,7 @@ def dropout(x: np.ndarray, rate: float, *, training: bool, mask: np.ndarray | No
     ndarray, same shape and dtype as ``x``
     """
     check_float_array(x, "x")
-    rate = _check_rate(rate)
+    rate = _rate(rate)
     if not isinstance(training, (bool, np.bool_)):
         raise TypeError(f"training must be True or False, got {training!r}")
     if mask is not None and rng is not None:
@@ -90,9 +87,8 @@ def dropout(x: np.ndarray, rate: float, *, training: bool, mask: np.ndarray | No
         if rng is None:
             raise ValueError("training=True needs a keep-mask (mask=...) or a random generator (rng=...)")
         mask = dropout_mask(x.shape, rate, rng)
-    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-        raise TypeError(f"mask must be a boolean ndarray (True = kept), got "
-                        f"{type(mask).__name__ if not isinstance(mask, np.ndarray) else mask.dtype}")
+    check_array(mask, "mask", dtypes=(np.bool_,), dtype_text="a boolean dtype (True = kept)",
+                dtype_hint="; convert it, e.g. mask != 0")
     try:
         broadcast = np.broadcast_shapes(mask.shape, x.shape)
     except ValueError:
@@ -146,8 +142,9 @@ def keras_dropout(x: np.ndarray, rate: float, *, training: bool, seed: int = 0) 
     import keras
 
     check_float_array(x, "x")
-    rate = _check_rate(rate)
-    layer = keras.layers.Dropout(rate, seed=seed, dtype=str(x.dtype))
+    rate = _rate(rate)
+    # A Python int: Keras' SeedGenerator refuses NumPy integers.
+    layer = keras.layers.Dropout(rate, seed=check_integer(seed, "seed"), dtype=str(x.dtype))
     return keras.ops.convert_to_numpy(layer(x, training=training))
 
 
@@ -168,7 +165,7 @@ def generalization_gap(histories: dict[str, pd.DataFrame], metric: str = "accura
         ``best validation``, ``best epoch``: the best validation metric and when it happened;
         ``val loss min epoch``: the epoch with the lowest validation loss (where over-fitting starts).
     """
-    if metric.endswith("loss"):
+    if check_text(metric, "metric").endswith("loss"):
         raise ValueError(f"metric={metric!r}: give a higher-is-better metric such as 'accuracy'")
     if not isinstance(histories, dict) or not histories:
         raise ValueError("histories must be a non-empty dict of name -> history DataFrame")

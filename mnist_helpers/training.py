@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import time
 
-import keras
+from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
 import pandas as pd
+
+from .checks import check_integer
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -16,7 +18,8 @@ class EpochLogger(keras.callbacks.Callback):
 
     def __init__(self, every: int = 1, digits: int = 4):
         super().__init__()
-        self.every, self.digits = every, digits
+        self.every = check_integer(every, "every", low=1, hint=" (print every this many epochs)")
+        self.digits = check_integer(digits, "digits", low=0)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0 or epoch + 1 == self.params.get("epochs"):
@@ -35,6 +38,10 @@ def fit(model: keras.Model, x, y, *, epochs: int, batch_size: int = 128, validat
     seconds : float
         Wall-clock training time.
     """
+    # Python ints for Keras, which loops with range(epochs); None lets a tf.data input batch itself.
+    epochs = check_integer(epochs, "epochs", low=1)
+    if batch_size is not None:
+        batch_size = check_integer(batch_size, "batch_size", low=1)
     callbacks = list(kwargs.pop("callbacks", []))
     if not quiet:
         callbacks.append(EpochLogger(every=log_every))

@@ -19,59 +19,20 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .checks import check_choice, check_float_array, check_integer, check_real
+
 KERAS_EPSILON = 1e-7
 """``keras.config.epsilon()``: the floor ``keras.layers.Normalization`` puts under a standard deviation."""
 
 
 # --------------------------------------------------------------------------- validation
 
-def check_features(x: np.ndarray, name: str = "x", min_rows: int = 1) -> np.ndarray:
-    """Validate a feature matrix: a 2-D float32/float64 NumPy array of finite values.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n, d)
-        Flattened images, e.g. ``mh.scale(images).reshape(len(images), -1)``.
-    name : str
-        The argument's name, for the error message.
-    min_rows : int
-        Fewest rows accepted (2 where a variance is estimated).
-
-    Returns
-    -------
-    ndarray
-        ``x`` itself, unchanged.
-
-    Raises
-    ------
-    TypeError
-        If ``x`` is not an ndarray, or not floating point (uint8 images must be scaled first:
-        silently converting them would hide a missing preprocessing step).
-    ValueError
-        On a shape other than (n, d), fewer than ``min_rows`` rows, or NaN/inf values.
-    """
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array of shape (n, d), got {type(x).__name__}")
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name} must be float32 or float64, got dtype {x.dtype}; for uint8 images use "
-                        f"mh.scale(images).reshape(len(images), -1)")
-    if x.ndim != 2:
-        hint = " (flatten images with x.reshape(len(x), -1))" if x.ndim == 3 else ""
-        raise ValueError(f"{name} must be 2-D of shape (n, d), got shape {x.shape}{hint}")
-    if x.shape[0] < min_rows or x.shape[1] < 1:
-        raise ValueError(f"{name} must have at least {min_rows} row(s) and one column, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return x
-
-
-def _check_eps(eps: float, name: str = "eps", allow_zero: bool = False) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(eps).__name__}")
-    if not np.isfinite(eps) or eps < 0 or (eps == 0 and not allow_zero):
-        expected = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}={eps!r} is invalid: expected a finite number {expected}")
-    return float(eps)
+# Every NumPy function here takes a feature matrix x of shape (n, d): finite floats, one row
+# per flattened image. uint8 images are refused, not converted: converting them silently
+# would hide a missing preprocessing step. Used as ``check_float_array(x, "x", **_FEATURES)``.
+_FEATURES = dict(ndim=2, layout="(n, d)", min_rows=1, min_cols=1, finite=True,
+                dtype_hint="; for uint8 images use mh.scale(images).reshape(len(images), -1)",
+                shape_hint="; one row per example, e.g. x.reshape(len(x), -1)")
 
 
 # --------------------------------------------------------------------------- standardization
@@ -93,7 +54,7 @@ def standardize_stats(x: np.ndarray, per_pixel: bool = True) -> tuple[np.ndarray
     mean, std : ndarray of float64, shape (d,) or ()
         The population standard deviation (divide by n, not n - 1), as both libraries use.
     """
-    check_features(x)
+    check_float_array(x, "x", **_FEATURES)
     # float64 accumulation: a float32 sum of 47 million pixels loses digits.
     x64 = x.astype(np.float64)
     axis = 0 if per_pixel else None
@@ -117,16 +78,15 @@ def standardize(x: np.ndarray, mean: np.ndarray, std: np.ndarray, eps: float = K
     -------
     ndarray of shape (n, d), in the dtype of ``x``
     """
-    check_features(x)
-    eps = _check_eps(eps)
+    check_float_array(x, "x", **_FEATURES)
+    eps = check_real(eps, "eps", low=0, low_open=True, hint=" (a floor under the standard deviation)")
     mean, std = np.asarray(mean), np.asarray(std)
     d = x.shape[1]
     for label, value in (("mean", mean), ("std", std)):
+        check_float_array(value, label, finite=True, dtype_hint="; pass what standardize_stats returns")
         if value.shape not in ((), (d,)):
             raise ValueError(f"{label} must have shape () or ({d},) to match x of shape {x.shape}, "
                              f"got {value.shape}")
-        if not np.issubdtype(value.dtype, np.floating) or not np.isfinite(value).all():
-            raise ValueError(f"{label} must hold finite floats, got dtype {value.dtype}")
     if (std < 0).any():
         raise ValueError("std must be >= 0 (it is a standard deviation), got negative values")
     return ((x - mean) / np.maximum(std, eps)).astype(x.dtype, copy=False)
@@ -153,10 +113,9 @@ def keras_standardize(x_fit: np.ndarray, x: np.ndarray, per_pixel: bool = True,
     """
     import keras
 
-    check_features(x_fit, "x_fit")
-    check_features(x)
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype={dtype!r} invalid: expected 'float32' or 'float64'")
+    check_float_array(x_fit, "x_fit", **_FEATURES)
+    check_float_array(x, "x", **_FEATURES)
+    check_choice(dtype, "dtype", ("float32", "float64"))
     layer = keras.layers.Normalization(axis=-1 if per_pixel else None, dtype=dtype)
     layer.adapt(x_fit.astype(dtype))
     return np.asarray(layer(x.astype(dtype)))
@@ -202,7 +161,7 @@ def pca_fit(x: np.ndarray) -> Eigenbasis:
     Eigenbasis
         ``mean`` (d,), ``variances`` (d,) largest first, ``components`` (d, d) as rows.
     """
-    check_features(x, min_rows=2)
+    check_float_array(x, "x", **{**_FEATURES, "min_rows": 2})  # a covariance needs two rows
     mean = x.mean(axis=0, dtype=np.float64)
     centred = x.astype(np.float64) - mean
     cov = centred.T @ centred / (len(x) - 1)
@@ -226,11 +185,7 @@ def _check_basis(basis: Eigenbasis, x: np.ndarray, n_components: Optional[int]) 
         raise ValueError(f"x has {x.shape[1]} columns but the basis was fitted on {d}")
     if n_components is None:
         return d
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
-        raise TypeError(f"n_components must be an int or None, got {type(n_components).__name__}")
-    if not 1 <= n_components <= d:
-        raise ValueError(f"n_components={n_components!r} invalid for d={d} features: expected 1..{d}")
-    return int(n_components)
+    return check_integer(n_components, "n_components", low=1, high=d, hint=f" (the basis has d={d} features)")
 
 
 def _whitening_scales(basis: Eigenbasis, k: int, eps: float) -> np.ndarray:
@@ -265,9 +220,9 @@ def pca_whiten(x: np.ndarray, basis: Eigenbasis, n_components: Optional[int] = N
     -------
     ndarray of float64, shape (n, n_components)
     """
-    check_features(x)
+    check_float_array(x, "x", **_FEATURES)
     k = _check_basis(basis, x, n_components)
-    scales = _whitening_scales(basis, k, _check_eps(eps, allow_zero=True))
+    scales = _whitening_scales(basis, k, check_real(eps, "eps", low=0))
     return (x - basis.mean) @ basis.components[:k].T * scales
 
 
@@ -284,7 +239,7 @@ def zca_matrix(basis: Eigenbasis, n_components: Optional[int] = None, eps: float
         raise TypeError(f"basis must be an Eigenbasis from pca_fit, got {type(basis).__name__}")
     probe = np.zeros((1, basis.components.shape[1]))
     k = _check_basis(basis, probe, n_components)
-    scales = _whitening_scales(basis, k, _check_eps(eps, allow_zero=True))
+    scales = _whitening_scales(basis, k, check_real(eps, "eps", low=0))
     top = basis.components[:k]
     return top.T @ (scales[:, None] * top)
 
@@ -308,7 +263,7 @@ def zca_whiten(x: np.ndarray, basis: Eigenbasis, n_components: Optional[int] = N
     -------
     ndarray of float64, shape (n, d)
     """
-    check_features(x)
+    check_float_array(x, "x", **_FEATURES)
     _check_basis(basis, x, n_components)
     return (x - basis.mean) @ zca_matrix(basis, n_components, eps)
 
@@ -339,8 +294,8 @@ def _sklearn_whitening_pca(x_fit: np.ndarray, x: np.ndarray, n_components: int):
     """``sklearn.decomposition.PCA(n_components, whiten=True)`` fitted on ``x_fit`` (inputs checked)."""
     from sklearn.decomposition import PCA
 
-    check_features(x_fit, "x_fit", min_rows=2)
-    check_features(x)
+    check_float_array(x_fit, "x_fit", **{**_FEATURES, "min_rows": 2})
+    check_float_array(x, "x", **_FEATURES)
     # float64 and the full SVD of the data: a different route from pca_fit's covariance eigh,
     # at full precision (scikit-learn keeps float32 input in float32).
     return PCA(n_components=n_components, whiten=True, svd_solver="full").fit(x_fit.astype(np.float64))

@@ -1,6 +1,6 @@
 """What a reader's browser sees of the built website: the checks behind tests/test_website.py.
 
-A real headless Chromium (Debian's ``chromium``, or the one named by ``CHROMIUM``) driven by
+A real headless Chromium (Debian's ``chromium``, the one named by ``CHROMIUM``, or Playwright's) driven by
 Playwright loads each page from a local HTTP server on 127.0.0.1. Every request that leaves
 127.0.0.1 is blocked and reported, so a page that needs the internet (a CDN, a web font) fails.
 :func:`check_page` returns a list of problems, empty when the page is fine; the tests assert on
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-INSTALL_HINT = ("install Chromium (Debian/Ubuntu: `apt-get install chromium`) or set CHROMIUM to "
+INSTALL_HINT = ("run `make browser` (it installs Debian's chromium, or Playwright's), or set CHROMIUM to "
                 "the path of a Chrome/Chromium executable")
 # Tags whose src/href the browser fetches by itself (a plain <a href> link is not fetched).
 FETCHING_TAGS = {"script": "src", "img": "src", "iframe": "src", "source": "src", "video": "src",
@@ -58,8 +58,16 @@ WAIT_MATHJAX_JS = """async () => {
 
 # ------------------------------------------------------------------ the browser
 
+def playwright_chromium() -> str | None:
+    """The newest Chromium that ``playwright install chromium`` downloaded, or None."""
+    root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
+    found = sorted(root.glob("chromium-*/chrome-linux*/chrome"))
+    return str(found[-1]) if found else None
+
+
 def find_chromium() -> str:
-    """Path of a Chrome/Chromium executable: $CHROMIUM, else the first of BROWSER_NAMES on PATH."""
+    """Path of a Chrome/Chromium executable: $CHROMIUM, else the first of BROWSER_NAMES on PATH,
+    else Playwright's own download. ``make browser`` gets one when this finds none."""
     explicit = os.environ.get("CHROMIUM")
     if explicit:
         if not os.access(explicit, os.X_OK):
@@ -69,7 +77,10 @@ def find_chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise FileNotFoundError(f"no browser found among {', '.join(BROWSER_NAMES)}: {INSTALL_HINT}")
+    path = playwright_chromium()
+    if path:
+        return path
+    raise FileNotFoundError(f"no browser found among {', '.join(BROWSER_NAMES)} or Playwright's: {INSTALL_HINT}")
 
 
 def launch(playwright):
@@ -240,3 +251,11 @@ def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: P
 def local_url(url: str) -> str:
     """``http://127.0.0.1:8000/book/intro.html?x#y`` -> ``book/intro.html``."""
     return urlsplit(url).path.lstrip("/")
+
+
+if __name__ == "__main__":
+    # `make browser` asks here whether a browser is already there: prints its path, or exits 1.
+    try:
+        print(find_chromium())
+    except FileNotFoundError:
+        raise SystemExit(1)

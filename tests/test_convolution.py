@@ -178,6 +178,14 @@ def test_conv2d_rejects_bad_arrays(x, kernel, error, message):
         cv.conv2d(x, kernel)
 
 
+def test_uint8_message_is_the_one_chapter_7_prints():
+    # notebooks/07 shows this error in a committed output that nbval compares.
+    with pytest.raises(TypeError) as info:
+        cv.conv2d(np.zeros((8, 28, 28, 1), np.uint8), random(3, 3, 1, 1))
+    assert str(info.value) == ("x must have a floating dtype (float32 or float64), got uint8; "
+                               "scale uint8 images first, e.g. mh.scale(x)[..., None]")
+
+
 def test_conv2d_rejects_bad_bias_padding_and_strides():
     x, kernel = random(1, 8, 8, 1), random(3, 3, 1, 2)
     with pytest.raises(ValueError, match=r"bias has shape \(3,\), expected \(2,\)"):
@@ -233,16 +241,26 @@ def test_build_cnn_parameter_count_matches_the_formula():
     assert cv.conv_params((3, 5), 2, 4, bias=False) == 120
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"filters": ()}, "filters=.* must be one or more positive integers"),
-    ({"filters": (8, 0)}, "filters=.* must be one or more positive integers"),
-    ({"dense_units": (1.5,)}, "dense_units=.* must be positive integers"),
-    ({"kernel_size": 0}, "kernel_size=0"),
-    ({"input_shape": (28, 28)}, r"input_shape=\(28, 28\) must be \(height, width, channels\)"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"filters": ()}, ValueError, r"filters=\(\) must hold at least 1 integer"),
+    ({"filters": (8, 0)}, ValueError, r"filters\[1\]=0 must be in \[1, inf\)"),
+    ({"dense_units": (1.5,)}, TypeError, r"dense_units\[0\] must be an integer, got float 1.5"),
+    ({"kernel_size": 0}, ValueError, "kernel_size=0"),
+    ({"input_shape": (28, 28)}, ValueError, r"input_shape=\(28, 28\) must be \(height, width, channels\)"),
 ])
-def test_build_cnn_rejects_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_build_cnn_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
         cv.build_cnn(**kwargs)
+
+
+def test_numpy_integers_are_accepted_as_sizes():
+    # e.g. sizes read from an array of candidates: np.int64, not int.
+    x, kernel = random(1, 8, 8, 1), random(3, 3, 1, 2)
+    np.testing.assert_array_equal(cv.conv2d(x, kernel, strides=np.int64(2)), cv.conv2d(x, kernel, strides=2))
+    np.testing.assert_array_equal(cv.max_pool2d(x, np.int64(2), (np.int32(2), 2)), cv.max_pool2d(x, 2))
+    model = cv.build_cnn(np.array([4, 6]), kernel_size=np.int64(3), pool_size=np.int64(2), dense_units=(np.int64(8),))
+    assert model.count_params() == cv.build_cnn((4, 6), dense_units=(8,)).count_params()
+    assert len(cv.plot_filters(random(3, 3, 2, 4), in_channel=np.int64(1)).axes) == 4
 
 
 def test_feature_maps_equal_numpy_conv_and_relu():
@@ -261,7 +279,7 @@ def test_feature_maps_rejects_unknown_layers_and_bad_inputs():
     model = cv.build_cnn((4,))
     with pytest.raises(ValueError, match=r"layer_names \['conv9'\] not in the model"):
         cv.feature_maps(model, random(1, 28, 28, 1), ["conv9"])
-    with pytest.raises(ValueError, match=r"x must have shape \(n, 28, 28, 1\), got \(1, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 28, 28, 1\) \(4 dimensions\), got shape \(1, 28, 28\)"):
         cv.feature_maps(model, random(1, 28, 28), ["conv1"])
 
 
@@ -288,7 +306,7 @@ def test_plot_feature_maps_signed_and_non_negative():
 def test_plots_reject_bad_inputs():
     with pytest.raises(ValueError, match=r"kernel must have shape \(kh, kw, c_in, c_out\)"):
         cv.plot_filters(random(3, 3, 8))
-    with pytest.raises(ValueError, match="in_channel=1 out of range"):
+    with pytest.raises(ValueError, match=r"in_channel=1 must be in \[0, 0\] \(the kernel has 1 input channels\)"):
         cv.plot_filters(random(3, 3, 1, 8), in_channel=1)
     with pytest.raises(ValueError, match=r"maps must have shape \(h, w, c\)"):
         cv.plot_feature_maps(random(1, 6, 6, 2))

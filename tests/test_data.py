@@ -260,14 +260,21 @@ def test_submission_with_wrong_number_of_rows(tmp_path):
     assert not (tmp_path / "submission.csv").exists()
 
 
-@pytest.mark.parametrize("labels, message", [
-    (np.zeros((4, 10)), "labels must be 1-D"),
-    (np.array([1.0, 2.0, 3.0, 4.0]), "labels must be integers 0..9"),
-    (np.array([1, 2, 3, 10]), "labels must be integers 0..9"),
+@pytest.mark.parametrize("labels, error, message", [
+    (np.zeros((4, 10), int), ValueError, r"labels must have shape \(n,\) .*pass .argmax\(axis=1\)"),
+    (np.zeros((4, 10)), TypeError, r"labels must have an integer dtype .*argmax\(axis=1\) for one-hot rows"),
+    (np.array([1.0, 2.0, 3.0, 4.0]), TypeError, r"labels must have an integer dtype \(class indices\), got float64"),
+    (np.array([1, 2, 3, 10]), ValueError, r"labels must be class indices in \[0, 10\), got values 1..10"),
 ])
-def test_submission_with_bad_labels(tmp_path, labels, message):
-    with pytest.raises(ValueError, match=message):
+def test_submission_with_bad_labels(tmp_path, labels, error, message):
+    with pytest.raises(error, match=message):
         mh.write_submission(tmp_path / "s.csv", labels, expected_rows=4)
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_submission_takes_a_list_of_digits(tmp_path):
+    frame = mh.write_submission(tmp_path / "s.csv", [3, 0, 9], expected_rows=3)
+    assert frame["Label"].tolist() == [3, 0, 9] and frame["ImageId"].tolist() == [1, 2, 3]
 
 
 # ------------------------------------------------------------------ JPG folders
@@ -283,8 +290,10 @@ def test_image_folder_like_the_original_repository(tmp_path, mnist):
         Image.fromarray(x_train[i]).save(folder / f"img_{i}.png")  # lossless, so exact
     x, y = mh.load_image_folder(root)
     assert x.shape == (20, 28, 28) and x.dtype == np.uint8
-    assert sorted(y.tolist()) == sorted(y_train[:20].tolist())
-    assert {img.tobytes() for img in x} == {img.tobytes() for img in x_train[:20]}
+    # Each image must come back with its own label: compare (image, label) pairs, not the two
+    # sets separately (which would pass with the labels shuffled against the images).
+    assert sorted((img.tobytes(), int(label)) for img, label in zip(x, y)) == \
+        sorted((img.tobytes(), int(label)) for img, label in zip(x_train[:20], y_train[:20]))
 
 
 def test_image_folder_with_wrong_subfolders(tmp_path):

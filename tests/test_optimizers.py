@@ -136,18 +136,33 @@ W = np.zeros((2, 3), np.float32)
 def test_wrong_shapes_and_dtypes_are_rejected(step):
     with pytest.raises(ValueError, match=r"g has shape \(3,\) but w has shape \(2, 3\)"):
         step(W, np.zeros(3, np.float32), {})
-    with pytest.raises(TypeError, match="g has dtype float64 but w has dtype float32"):
+    with pytest.raises(TypeError, match=r"dtypes differ \(w is float32, g is float64\)"):
         step(W, np.zeros((2, 3)), {})
-    with pytest.raises(TypeError, match="w must have a floating-point dtype.*int64"):
+    with pytest.raises(TypeError, match="w must have a floating dtype.*int64"):
         step(np.zeros((2, 3), np.int64), np.zeros((2, 3), np.int64), {})
     with pytest.raises(TypeError, match="w must be a NumPy array, got list"):
         step([0.0, 1.0], np.zeros(2, np.float32), {})
     with pytest.raises(TypeError, match="state must be a dict"):
         step(W, W, None)
-    with pytest.raises(ValueError, match="lr=0.0 must be in"):
+    with pytest.raises(ValueError, match=r"lr=0.0 must be in \(0, inf\)"):
         step(W, W, {}, lr=0.0)
     with pytest.raises(TypeError, match="lr must be a real number, got str"):
         step(W, W, {}, lr="0.1")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_numpy_scalar_hyper_parameters_are_accepted(name, problem):
+    # e.g. lr = np.float32(0.01) read from a float32 array: the same steps as with a Python float.
+    step, hyper, _ = CASES[name]
+    w0, grads = problem
+    as_numpy = {key: np.float32(value) for key, value in hyper.items()}
+    np.testing.assert_array_equal(opt.trajectory(step, w0, grads, **as_numpy),
+                                  opt.trajectory(step, w0, grads, **{k: float(v) for k, v in as_numpy.items()}))
+
+
+def test_adam_step_count_may_be_a_numpy_integer():
+    _, state = opt.adam_step(W, W, {"m": W, "v": W, "t": np.int64(4)})
+    assert state["t"] == 5
 
 
 def test_bad_hyper_parameters_and_state_are_rejected():
@@ -155,14 +170,16 @@ def test_bad_hyper_parameters_and_state_are_rejected():
         opt.momentum_step(W, W, {}, momentum=1.0)
     with pytest.raises(ValueError, match=r"rho=-0.1 must be in \[0, 1\)"):
         opt.rmsprop_step(W, W, {}, rho=-0.1)
-    with pytest.raises(ValueError, match="epsilon=-1e-07 must be in"):
+    with pytest.raises(ValueError, match=r"epsilon=-1e-07 must be in \[0, inf\) \(Keras' default is 1e-7\)"):
         opt.rmsprop_step(W, W, {}, epsilon=-1e-7)
-    with pytest.raises(ValueError, match="beta_2=nan must be in"):
+    with pytest.raises(ValueError, match="beta_2=nan must be a finite number"):
         opt.adam_step(W, W, {}, beta_2=float("nan"))
     with pytest.raises(ValueError, match=r"state\['v'\] has shape \(3,\)"):
         opt.adam_step(W, W, {"m": W, "v": np.zeros(3, np.float32), "t": 1})
-    with pytest.raises(ValueError, match=r"state\['t'\]=-1 must be the number of steps"):
+    with pytest.raises(ValueError, match=r"state\['t'\]=-1 must be in \[0, inf\) \(the number of steps already taken\)"):
         opt.adam_step(W, W, {"t": -1})
+    with pytest.raises(TypeError, match=r"state\['t'\] must be an integer, got float 1.0"):
+        opt.adam_step(W, W, {"t": 1.0})
     with pytest.raises(ValueError, match=r"state\['velocity'\] has shape \(2, 3\) and dtype float64"):
         opt.momentum_step(W, W, {"velocity": np.zeros((2, 3))})
 
@@ -172,7 +189,7 @@ def test_trajectory_inputs_are_checked():
         opt.trajectory(opt.sgd_step, W, W)
     with pytest.raises(ValueError, match="got \\(0, 2, 3\\)"):
         opt.trajectory(opt.sgd_step, W, np.zeros((0, 2, 3), np.float32))
-    with pytest.raises(TypeError, match="grads has dtype float64 but w0 has dtype float32"):
+    with pytest.raises(TypeError, match=r"dtypes differ \(w0 is float32, grads is float64\)"):
         opt.trajectory(opt.sgd_step, W, np.zeros((4, 2, 3)))
     with pytest.raises(TypeError, match="must be a keras.optimizers.Optimizer, got str"):
         opt.keras_trajectory("adam", W, np.zeros((4, 2, 3), np.float32))

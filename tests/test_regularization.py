@@ -131,12 +131,24 @@ def test_generalization_gap_bad_inputs():
 
 # ------------------------------------------------------------------ bad inputs
 
+def test_numpy_scalars_are_accepted_as_rate_seed_and_shape(x):
+    # e.g. rate = np.float32(0.25) from a float32 grid of rates, seed = np.int64(1).
+    rng = np.random.default_rng
+    np.testing.assert_array_equal(reg.dropout_mask((np.int64(4), 3), np.float32(0.25), rng(0)),
+                                  reg.dropout_mask((4, 3), float(np.float32(0.25)), rng(0)))
+    mask = reg.dropout_mask(x.shape, 0.5, rng(0))
+    np.testing.assert_array_equal(reg.dropout(x, np.float32(0.5), training=True, mask=mask),
+                                  reg.dropout(x, 0.5, training=True, mask=mask))
+    np.testing.assert_array_equal(reg.keras_dropout(x, np.float32(0.5), training=True, seed=np.int64(1)),
+                                  reg.keras_dropout(x, 0.5, training=True, seed=1))
+
+
 def test_bad_inputs_raise_clear_errors(x):
     with pytest.raises(TypeError, match="x must be a NumPy array, got list"):
         reg.dropout([1.0, 2.0], 0.5, training=False)
-    with pytest.raises(TypeError, match="x must have a floating-point dtype.*uint8"):
+    with pytest.raises(TypeError, match="x must have a floating dtype.*uint8"):
         reg.dropout(np.ones((2, 3), np.uint8), 0.5, training=True, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"rate=1.0 must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"rate=1.0 must be in \[0, 1\) \(the probability that an input is dropped\)"):
         reg.dropout(x, 1.0, training=True, rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="rate must be a real number, got str"):
         reg.dropout(x, "0.5", training=True)
@@ -146,7 +158,7 @@ def test_bad_inputs_raise_clear_errors(x):
         reg.dropout(x, 0.5, training=True)
     with pytest.raises(ValueError, match="either mask or rng, not both"):
         reg.dropout(x, 0.5, training=True, mask=x > 1, rng=np.random.default_rng(0))
-    with pytest.raises(TypeError, match="mask must be a boolean ndarray.*float32"):
+    with pytest.raises(TypeError, match=r"mask must have a boolean dtype \(True = kept\), got float32"):
         reg.dropout(x, 0.5, training=True, mask=x)
     with pytest.raises(ValueError, match=r"mask has shape \(3,\), which does not broadcast to x's shape \(200, 16\)"):
         reg.dropout(x, 0.5, training=True, mask=np.ones(3, bool))
@@ -156,11 +168,15 @@ def test_bad_inputs_raise_clear_errors(x):
         reg.dropout_mask((2, 3), 0.5, 0)
     with pytest.raises(ValueError, match=r"shape=\[2, 3\] must be a tuple"):
         reg.dropout_mask([2, 3], 0.5, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"shape\[1\]=-3 must be in \[0, inf\)"):
+        reg.dropout_mask((2, -3), 0.5, np.random.default_rng(0))
+    with pytest.raises(TypeError, match=r"shape\[0\] must be an integer, got bool"):
+        reg.dropout_mask((True, 3), 0.5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="x has 1 zero entries"):
         reg.keep_mask_from_output(np.array([0.0, 1.0], np.float32), np.array([0.0, 2.0], np.float32))
     with pytest.raises(ValueError, match=r"x has shape \(200, 16\) but y has shape \(16,\)"):
         reg.keep_mask_from_output(x, x[0])
-    with pytest.raises(TypeError, match="y must have a floating-point dtype.*int64"):
+    with pytest.raises(TypeError, match="y must have a floating dtype.*int64"):
         reg.keep_mask_from_output(x, x.astype(np.int64))
     with pytest.raises(ValueError, match=r"rate=-0.1"):
         reg.keras_dropout(x, -0.1, training=True)

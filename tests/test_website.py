@@ -62,7 +62,7 @@ def browser():
     try:
         sc.find_chromium()
     except FileNotFoundError as exc:
-        pytest.fail(str(exc))  # never skipped: CI installs Chromium (.ci/run)
+        pytest.fail(str(exc))  # never skipped: `make test` gets a browser first (make browser)
     with sync_playwright() as playwright:
         browser = sc.launch(playwright)
         yield browser
@@ -274,87 +274,18 @@ def test_find_chromium_names_the_fix(monkeypatch, tmp_path):
         sc.find_chromium()
     monkeypatch.delenv("CHROMIUM")
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="apt-get install chromium"):
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="make browser"):
         sc.find_chromium()
+    fake = tmp_path / "chromium-1200" / "chrome-linux64" / "chrome"
+    fake.parent.mkdir(parents=True)
+    fake.touch()
+    assert sc.find_chromium() == str(fake)
 
 
 # ------------------------------------------------------------------ the results page's data
 
-GOOD = {"title": "Classic baselines", "chapter": "02_baselines", "rows": [
-    {"model": "Logistic regression", "test_accuracy": 0.9256, "train_seconds": 41.3, "extra": 1},
-    {"model": "k-NN", "test_accuracy": 0.9705, "train_seconds": 0.2, "chapter": "notebooks/03_x.ipynb",
-     "notes": "slow to predict"}]}
-
-
-def test_benchmark_reader_accepts_the_documented_format():
-    bench = ext.read_benchmark("baselines.json", GOOD)
-    assert [r.model for r in bench.rows] == ["Logistic regression", "k-NN"]
-    assert [r.chapter for r in bench.rows] == ["notebooks/02_baselines", "notebooks/03_x"]
-    assert bench.title == "Classic baselines"
-    bare = ext.read_benchmark("cnn_runs.json", GOOD["rows"])  # a bare list of rows
-    assert bare.title == "Cnn runs" and len(bare.rows) == 2 and bare.rows[0].chapter is None
-    assert ext.read_benchmark("cnn.json", GOOD).title == "Classic baselines"
-    assert ext.read_benchmark("cnn.json", GOOD["rows"]).title == "CNN"
-
-
-def test_benchmark_reader_accepts_the_scripts_names():
-    """benchmarks/baselines.py writes "results" of "method"/"fit_seconds": the same things."""
-    data = {"results": [{"method": "PCA + kNN", "test_accuracy": 0.975, "fit_seconds": 3.2},
-                        {"model": "SVM", "method": "ignored", "test_accuracy": 0.98, "train_seconds": 9,
-                         "fit_seconds": 99}]}
-    rows = ext.read_benchmark("baselines.json", data).rows
-    assert [(r.model, r.train_seconds) for r in rows] == [("PCA + kNN", 3.2), ("SVM", 9.0)]
-
-
-@pytest.mark.parametrize("rows, message", [
-    ([{"model": "a", "test_accuracy": 0.9}], r"row 0: missing train_seconds"),
-    ([{"model": "a", "test_accuracy": 97.1, "train_seconds": 1}], r"test_accuracy=97.1 is outside \[0.0, 1.0\]"),
-    ([{"model": "a", "test_accuracy": "0.9", "train_seconds": 1}], r"test_accuracy='0.9' is not a number"),
-    ([{"model": "a", "test_accuracy": True, "train_seconds": 1}], r"test_accuracy=True is not a number"),
-    ([{"model": "", "test_accuracy": 0.9, "train_seconds": 1}], r"model='' is not a non-empty string"),
-    ([{"model": "a", "test_accuracy": 0.9, "train_seconds": -1}], r"train_seconds=-1 is outside"),
-    (["a"], r"row 0: expected an object"),
-    ([], r"'rows' must be a non-empty list"),
-])
-def test_benchmark_reader_names_file_row_and_bad_value(rows, message):
-    with pytest.raises(ext.BenchmarkError, match=r"bad\.json.*" + message):
-        ext.read_benchmark("bad.json", {"rows": rows})
-
-
-def test_results_markdown_sorts_models_and_links_only_known_chapters(tmp_path):
-    (tmp_path / "baselines.json").write_text(json.dumps(GOOD))
-    (tmp_path / "broken.json").write_text("{not json")
-    benchmarks, problems = ext.load_benchmarks(tmp_path)
-    assert len(benchmarks) == 1 and problems and problems[0].startswith("broken.json: not valid JSON")
-    text = ext.results_markdown(benchmarks, known_docs={"notebooks/02_baselines"})
-    table = [line for line in text.splitlines() if line.startswith("| ")][1:]
-    assert table[0] == "| k-NN | `03_x` | 97.05% | 2.95% | 0.2 s |"
-    assert table[1] == "| Logistic regression | {doc}`/notebooks/02_baselines` | 92.56% | 7.44% | 41 s |"
-    assert "## Classic baselines" in text and "data:image/png;base64," in text
-
-
-def test_expand_results_replaces_only_the_marker(tmp_path):
-    page = "# Results\n\n```{benchmark-results}\n```\n\n```json\n{}\n```\n"
-    text, problems = ext.expand_results(page, tmp_path, set())
-    assert "{benchmark-results}" not in text and "No benchmark has been recorded yet" in text
-    assert text.endswith("```json\n{}\n```\n") and problems == []
-    assert ext.expand_results("# Other\n", tmp_path, set()) == ("# Other\n", [])
-
-
-def test_notebook_image_picks_one_cell_or_says_why_not():
-    notebook = json.loads((ROOT / "notebooks" / "01_meet_mnist.ipynb").read_text())
-    png = ext.notebook_image(notebook, match="plot_class_balance")
-    assert png.startswith(b"\x89PNG")
-    with pytest.raises(ValueError, match=r"match='plt.show\(\)' selects \d+ code cells"):
-        ext.notebook_image(notebook, match="plt.show()")
-    with pytest.raises(ValueError, match="image=3 but the cell"):
-        ext.notebook_image(notebook, match="plot_class_balance", image=3)
-    with pytest.raises(ValueError, match="exactly one of"):
-        ext.notebook_image(notebook)
-
-
-def test_format_seconds():
-    assert [ext.format_seconds(s) for s in (0.44, 42, 210, 7200)] == ["0.4 s", "42 s", "3.5 min", "2.0 h"]
+# The extension's pure functions are unit-tested in tests/test_book_extension.py (no browser).
 
 
 def _mini_book(folder: Path, benchmark: str) -> subprocess.CompletedProcess:
@@ -374,18 +305,18 @@ def _mini_book(folder: Path, benchmark: str) -> subprocess.CompletedProcess:
 def test_the_results_page_shows_every_recorded_model(site):
     """The page is generated from benchmarks/results/ at build time: it cannot drift from them."""
     page = (site / "book" / "results.html").read_text(encoding="utf8")
-    benchmarks, problems = ext.load_benchmarks(ROOT / ext.BENCHMARK_DIR)
+    benchmarks, problems = ext.read_results_folder(ROOT / ext.RESULTS_DIR)
     assert problems == []
     rows = [row for bench in benchmarks for row in bench.rows]
     for row in rows:
         assert html.escape(row.model, quote=False) in page, row.model
         assert f"{100 * row.test_accuracy:.2f}%" in page, row.model
-    assert ("No benchmark has been recorded yet" in page) == (not rows)
+    assert rows, "benchmarks/results/ holds no result: the page would be empty"
     assert "The class balance of the training and test sets" in page  # a chapter's figure
 
 
 def test_a_broken_benchmark_file_stops_the_build(tmp_path):
-    result = _mini_book(tmp_path, json.dumps({"rows": [{"model": "cnn", "test_accuracy": 99.2,
-                                                        "train_seconds": 300}]}))
+    result = _mini_book(tmp_path, json.dumps({"title": "Runs", "date": "2026-11-25", "rows": [
+        {"model": "cnn", "test_accuracy": 99.2, "train_seconds": 300}]}))
     assert result.returncode != 0
-    assert "runs.json, row 0: test_accuracy=99.2 is outside [0.0, 1.0]" in result.stdout + result.stderr
+    assert "runs.json, row 0: test_accuracy=99.2 must be in [0, 1]" in result.stdout + result.stderr

@@ -30,24 +30,28 @@ def full_rank():
 # ------------------------------------------------------------------ input validation
 
 @pytest.mark.parametrize("bad, error, words", [
-    ([[0.0, 1.0]], TypeError, "NumPy array"),
-    (np.zeros((3, 4), dtype=np.uint8), TypeError, "mh.scale"),
-    (np.zeros((3, 4), dtype=np.int64), TypeError, "dtype int64"),
-    (np.zeros((3, 28, 28)), ValueError, "reshape"),
+    ([[0.0, 1.0]], TypeError, "x must be a NumPy array, got list"),
+    (np.zeros((3, 4), dtype=np.uint8), TypeError, "got uint8; for uint8 images use mh.scale(images).reshape"),
+    (np.zeros((3, 4), dtype=np.int64), TypeError, "got int64"),
+    (np.zeros((3, 4), dtype=np.float16), TypeError, "(float32 or float64), got float16"),
+    (np.zeros((3, 28, 28)), ValueError, "x must have shape (n, d) (2 dimensions), got shape (3, 28, 28); "
+                                        "one row per example, e.g. x.reshape(len(x), -1)"),
     (np.zeros(5), ValueError, "shape (5,)"),
     (np.zeros((0, 4)), ValueError, "at least 1 row"),
+    (np.zeros((4, 0)), ValueError, "and 1 column(s)"),
     (np.array([[0.0, np.nan]]), ValueError, "NaN"),
     (np.array([[0.0, np.inf]]), ValueError, "infinite"),
 ])
-def test_check_features_rejects_bad_input(bad, error, words):
-    with pytest.raises(error, match=None) as info:
-        W.check_features(bad)
-    assert words in str(info.value) and "x" in str(info.value)
+def test_feature_matrices_are_checked(bad, error, words):
+    with pytest.raises(error) as info:
+        W.standardize_stats(bad)
+    assert words in str(info.value)
 
 
-def test_check_features_accepts_float_and_returns_it_unchanged():
-    x = np.ones((2, 3), dtype=np.float32)
-    assert W.check_features(x) is x
+def test_float32_and_float64_features_are_accepted():
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    assert W.standardize_stats(x)[0].shape == (2,)
+    assert W.standardize_stats(x.astype(np.float64))[0].shape == (2,)
 
 
 @pytest.mark.parametrize("function", [W.standardize_stats, W.pca_fit])
@@ -147,13 +151,13 @@ def test_keras_float32_loses_digits_on_rare_pixels(mnist):
     (dict(mean=np.zeros(5)), ValueError, "mean must have shape () or (6,)"),
     (dict(std=np.ones((6, 1))), ValueError, "std must have shape"),
     (dict(std=-np.ones(6)), ValueError, "std must be >= 0"),
-    (dict(mean=np.zeros(6, dtype=int)), ValueError, "finite floats"),
-    (dict(std=np.full(6, np.nan)), ValueError, "finite floats"),
-    (dict(eps=0.0), ValueError, "eps=0.0"),
+    (dict(mean=np.zeros(6, dtype=int)), TypeError, "mean must have a floating dtype (float32 or float64), got int64"),
+    (dict(std=np.full(6, np.nan)), ValueError, "std contains NaN or infinite values"),
+    (dict(eps=0.0), ValueError, "eps=0.0 must be in (0, inf) (a floor under the standard deviation)"),
     (dict(eps=-1.0), ValueError, "eps=-1.0"),
-    (dict(eps=float("nan")), ValueError, "eps=nan"),
-    (dict(eps="1e-7"), TypeError, "eps must be a number"),
-    (dict(eps=True), TypeError, "eps must be a number"),
+    (dict(eps=float("nan")), ValueError, "eps=nan must be a finite number"),
+    (dict(eps="1e-7"), TypeError, "eps must be a real number, got str"),
+    (dict(eps=True), TypeError, "eps must be a real number, got bool"),
 ])
 def test_standardize_rejects_bad_arguments(data, kwargs, error, words):
     x, _ = data
@@ -166,7 +170,7 @@ def test_standardize_rejects_bad_arguments(data, kwargs, error, words):
 
 def test_keras_standardize_rejects_bad_dtype(data):
     x, _ = data
-    with pytest.raises(ValueError, match="dtype='float16'"):
+    with pytest.raises(ValueError, match="dtype='float16' must be one of 'float32', 'float64'"):
         W.keras_standardize(x, x, dtype="float16")
 
 
@@ -249,10 +253,10 @@ def test_pca_whiten_zero_variance_needs_eps(data):
 
 
 @pytest.mark.parametrize("k, error, words", [
-    (0, ValueError, "n_components=0 invalid for d=6"),
-    (7, ValueError, "expected 1..6"),
-    (2.0, TypeError, "n_components must be an int"),
-    (True, TypeError, "n_components must be an int"),
+    (0, ValueError, "n_components=0 must be in [1, 6] (the basis has d=6 features)"),
+    (7, ValueError, "n_components=7 must be in [1, 6]"),
+    (2.0, TypeError, "n_components must be an integer, got float"),
+    (True, TypeError, "n_components must be an integer, got bool"),
 ])
 def test_bad_n_components(data, k, error, words):
     x, _ = data
@@ -264,6 +268,20 @@ def test_bad_n_components(data, k, error, words):
         assert words in str(info.value)
 
 
+def test_numpy_scalars_are_accepted_as_eps_and_n_components(data):
+    # e.g. eps = np.float64(1e-7) from a computed array, n_components = np.int64 from np.argmax.
+    x, x_new = data
+    mean, std = W.standardize_stats(x)
+    np.testing.assert_array_equal(W.standardize(x_new, mean, std, eps=np.float64(1e-7)),
+                                  W.standardize(x_new, mean, std, eps=1e-7))
+    np.testing.assert_array_equal(W.standardize(x_new, mean, std, eps=np.float32(1e-3)),
+                                  W.standardize(x_new, mean, std, eps=float(np.float32(1e-3))))
+    basis = W.pca_fit(x)
+    np.testing.assert_array_equal(W.pca_whiten(x_new, basis, np.int64(3), eps=np.float64(1e-6)),
+                                  W.pca_whiten(x_new, basis, 3, eps=1e-6))
+    np.testing.assert_array_equal(W.zca_matrix(basis, np.int32(2), np.float64(0.0)), W.zca_matrix(basis, 2))
+
+
 def test_whitening_rejects_bad_basis_columns_and_eps(data):
     x, _ = data
     basis = W.pca_fit(x)
@@ -273,7 +291,7 @@ def test_whitening_rejects_bad_basis_columns_and_eps(data):
         W.zca_matrix("basis")
     with pytest.raises(ValueError, match="x has 5 columns but the basis was fitted on 6"):
         W.zca_whiten(x[:, :5], basis, eps=1e-3)
-    with pytest.raises(ValueError, match="eps=-0.1"):
+    with pytest.raises(ValueError, match=r"eps=-0.1 must be in \[0, inf\)"):
         W.zca_whiten(x, basis, eps=-0.1)
     with pytest.raises(TypeError, match="uint8"):
         W.pca_whiten(x.astype(np.uint8), basis, 2)

@@ -1,0 +1,173 @@
+"""The shipped model's metrics (``model/mnist_cnn.json``) and its card, generated from them.
+
+The numbers about ``model/mnist_cnn.keras`` (how it was trained, how well it did) live in one
+JSON file beside it; ``model/MODEL_CARD.md`` is text made from that file, so that the two cannot
+disagree and nothing has to parse the card's prose. Chapter 9's full run writes both with
+:func:`write_metrics`; after editing the JSON by hand, regenerate the card with::
+
+    python -m mnist_helpers.model_card
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import textwrap
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from .checks import check_integer, check_real, check_text
+from .predict import DEFAULT_MODEL
+from .results import ResultsFormatError
+
+METRICS_FILE = DEFAULT_MODEL.with_suffix(".json")
+"""The shipped model's metrics, beside it."""
+CARD_FILE = DEFAULT_MODEL.parent / "MODEL_CARD.md"
+"""The model card, generated from ``METRICS_FILE``."""
+
+
+@dataclass(frozen=True)
+class ModelMetrics:
+    """How the shipped model was trained and how well it did (the fields of ``mnist_cnn.json``)."""
+
+    notebook: str
+    """The notebook whose full run trained it, e.g. ``"notebooks/09_final_cnn.ipynb"``."""
+    date: str
+    """When it was trained (ISO date)."""
+    test_accuracy: float
+    test_errors: int
+    test_images: int
+    train_images: int
+    epochs: int
+    batch_size: int
+    recipe: str
+    """Optimizer, schedule and augmentation, in words."""
+    seed: int
+    params: int
+    train_seconds: float
+    cpus: int
+    """CPU cores of the machine that measured ``train_seconds``."""
+    keras: str
+    """Keras version."""
+    validation_images: int
+    """Training images held out in the run that chose the recipe."""
+    validation_accuracy: float
+
+
+def _checked(check, data: dict, key: str, source: str, **bounds):
+    try:
+        return check(data[key], key, **bounds)
+    except (TypeError, ValueError) as exc:
+        raise ResultsFormatError(f"{source}: {exc}") from None
+
+
+def check_metrics(data, source: str = "metrics") -> ModelMetrics:
+    """Check decoded metrics and return them; ``source`` names them in the messages.
+
+    Raises
+    ------
+    ResultsFormatError
+        A missing, unknown or bad field, or a test accuracy that does not match the error count.
+    """
+    names = [f.name for f in fields(ModelMetrics)]
+    if not isinstance(data, dict):
+        raise ResultsFormatError(f"{source}: expected an object with {', '.join(names)}, got {type(data).__name__}")
+    missing = [name for name in names if name not in data]
+    unknown = [key for key in data if key not in names]
+    if missing or unknown:
+        raise ResultsFormatError(f"{source}: missing {missing}, unknown {unknown}: the fields are {', '.join(names)}")
+    texts = {key: _checked(check_text, data, key, source) for key in ("notebook", "date", "recipe", "keras")}
+    try:
+        datetime.date.fromisoformat(texts["date"])
+    except ValueError:
+        raise ResultsFormatError(f"{source}: date={texts['date']!r} must be an ISO date like '2026-11-25'") from None
+    counts = {key: _checked(check_integer, data, key, source, low=0)
+              for key in ("test_errors", "seed", "cpus")}
+    counts.update({key: _checked(check_integer, data, key, source, low=1)
+                   for key in ("test_images", "train_images", "epochs", "batch_size", "params", "validation_images")})
+    metrics = ModelMetrics(
+        **texts, **counts,
+        test_accuracy=_checked(check_real, data, "test_accuracy", source, low=0.0, high=1.0,
+                               hint=" (a fraction, not a percentage)"),
+        train_seconds=_checked(check_real, data, "train_seconds", source, low=0.0),
+        validation_accuracy=_checked(check_real, data, "validation_accuracy", source, low=0.0, high=1.0,
+                                     hint=" (a fraction, not a percentage)"),
+    )
+    # Both come from the same predictions: a mismatch means one of them was copied wrong.
+    implied = 1 - metrics.test_errors / metrics.test_images
+    if abs(metrics.test_accuracy - implied) > 5e-5:
+        raise ResultsFormatError(f"{source}: test_accuracy={metrics.test_accuracy} but {metrics.test_errors} errors "
+                                 f"in {metrics.test_images:,} images make {implied:.4f}: fix one of them")
+    return metrics
+
+
+def read_metrics(path: str | os.PathLike = METRICS_FILE) -> ModelMetrics:
+    """Read and check a metrics file (by default the shipped model's)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except json.JSONDecodeError as exc:
+        raise ResultsFormatError(f"{path}: not valid JSON ({exc}): fix the file") from None
+    return check_metrics(data, str(path))
+
+
+def model_card(metrics: ModelMetrics) -> str:
+    """The Markdown model card of the shipped model, from its metrics."""
+    m = metrics
+    everything = "all " if m.train_images == 60000 else ""
+    about = textwrap.fill(
+        f"The final CNN of chapter 9 (`mnist_helpers.cnn.build_final_cnn`, {m.params:,} parameters), "
+        f"trained by `{m.notebook}` in full mode on {everything}{m.train_images:,} MNIST training images "
+        f"({m.epochs} epochs, batch {m.batch_size}, {m.recipe}; seed {m.seed}) on {m.date}. "
+        f"The recipe was chosen on a run with {m.validation_images:,} training images held out "
+        f"for validation (accuracy {m.validation_accuracy:.4f} on them).", width=100, break_on_hyphens=False)
+    return f"""\
+# {DEFAULT_MODEL.name}
+
+<!-- Generated from {METRICS_FILE.name} by `python -m mnist_helpers.model_card`: edit that file, not this one. -->
+
+{about}
+
+- MNIST test accuracy: {m.test_accuracy:.4f} ({m.test_errors} errors in {m.test_images:,})
+- training time: {m.train_seconds / 60:.1f} min on a {m.cpus}-core CPU
+- Keras {m.keras}
+
+Input: uint8 images of shape (n, 28, 28), white ink on black, prepared like MNIST
+(`mnist_helpers.predict.preprocess_image` does it for any image). Output: probabilities of shape (n, 10).
+"""
+
+
+def write_metrics(metrics: ModelMetrics | dict, path: str | os.PathLike = METRICS_FILE) -> Path:
+    """Check ``metrics``, write them to ``path`` and the model card beside it; return ``path``.
+
+    Accuracies are written to 4 decimals and seconds to 0.1 s, as in the results files.
+    """
+    path = Path(path)
+    # Checked again even as ModelMetrics: the dataclass itself does not check its fields.
+    metrics = check_metrics(asdict(metrics) if isinstance(metrics, ModelMetrics) else metrics, str(path))
+    metrics = replace(metrics, test_accuracy=round(metrics.test_accuracy, 4),
+                      train_seconds=round(metrics.train_seconds, 1),
+                      validation_accuracy=round(metrics.validation_accuracy, 4))
+    path.write_text(json.dumps(asdict(metrics), indent=2) + "\n", encoding="utf8")
+    (path.parent / CARD_FILE.name).write_text(model_card(metrics), encoding="utf8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate ``MODEL_CARD.md`` from ``mnist_cnn.json`` (the shipped model's)."""
+    argparse.ArgumentParser(prog="python -m mnist_helpers.model_card",
+                            description=f"Regenerate {CARD_FILE} from {METRICS_FILE.name}.").parse_args(argv)
+    try:
+        metrics = read_metrics(METRICS_FILE)
+    except (OSError, ResultsFormatError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    CARD_FILE.write_text(model_card(metrics), encoding="utf8")
+    print(f"wrote {CARD_FILE} from {METRICS_FILE.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

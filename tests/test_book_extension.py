@@ -1,0 +1,141 @@
+"""The book's Sphinx extension (book/_ext/mnist_book.py): its pure functions, without a build."""
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from book_extension import load_extension
+from mnist_helpers.results import Results, Row, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+ext = load_extension()
+
+BASELINES = Results(title="Classic baselines", date="2026-11-25", chapter="02_baselines", path=Path("baselines.json"),
+                    description="Fitted on all the training images.", rows=[
+                        Row("Logistic regression", 0.9256, 41.3),
+                        Row("k-NN", 0.9705, 0.2, chapter="03_x", notes="slow to predict")])
+PNG = base64.b64encode(b"\x89PNG fake").decode("ascii")
+
+
+def code_cell(source: str, *pngs: str) -> dict:
+    return {"cell_type": "code", "source": source,
+            "outputs": [{"output_type": "display_data", "data": {"image/png": png}} for png in pngs]}
+
+
+# ------------------------------------------------------------------ the results page
+
+def test_results_table_sorts_by_accuracy_and_links_only_known_chapters():
+    table = ext.results_table([BASELINES], known_docs={"notebooks/02_baselines"}).splitlines()
+    assert table[0] == "| model | chapter | test accuracy | test error | training time |"
+    # A row's own chapter wins over its file's; a chapter outside the book is a name, not a link.
+    assert table[2:] == ["| k-NN | `03_x` | 97.05% | 2.95% | 0.2 s |",
+                         "| Logistic regression | {doc}`/notebooks/02_baselines` | 92.56% | 7.44% | 41 s |"]
+
+
+def test_results_table_adds_the_prediction_column_when_a_row_has_one():
+    files = [BASELINES, Results(title="t", date="2026-11-25", path=Path("t.json"),
+                                rows=[Row("a | b", 0.99, 600.0, predict_seconds=12.0)])]
+    table = ext.results_table(files, known_docs=set()).splitlines()
+    assert table[0].endswith("| training time | prediction time |") and table[1].count("---:") == 4
+    assert table[2] == "| a \\| b |  | 99.00% | 1.00% | 10.0 min | 12 s |"
+    assert table[3].endswith("| 0.2 s |  |")
+
+
+def test_results_markdown_has_the_table_the_chart_and_a_section_per_file():
+    text = ext.results_markdown([BASELINES], known_docs={"notebooks/02_baselines"})
+    assert "## Classic baselines\n\nFrom `benchmarks/results/baselines.json`, written by " \
+           "{doc}`/notebooks/02_baselines`.\n\nFitted on all the training images." in text
+    assert "* **k-NN**: slow to predict" in text
+    assert "```{figure} data:image/png;base64,iVBOR" in text  # the chart, a real PNG
+
+
+def test_expand_results_replaces_only_the_marker(tmp_path):
+    write_results(tmp_path / "baselines.json", [{"model": "k-NN", "test_accuracy": 0.97, "train_seconds": 0.2}],
+                  title="Classic baselines")
+    page = "# Results\n\n```{benchmark-results}\n```\n\n```json\n{}\n```\n"
+    text, problems = ext.expand_results(page, tmp_path, set())
+    assert problems == [] and "{benchmark-results}" not in text and "| k-NN |" in text
+    assert text.startswith("# Results\n\n| model |") and text.endswith("```json\n{}\n```\n")
+    assert ext.expand_results("# Other\n", tmp_path / "nope", set()) == ("# Other\n", [])
+
+
+def test_expand_results_passes_on_every_problem(tmp_path):
+    page = "```{benchmark-results}\n```\n"
+    assert ext.expand_results(page, tmp_path, set()) == (page, [f"{tmp_path}: no results file (*.json) to show"])
+    (tmp_path / "broken.json").write_text("{not json")
+    text, problems = ext.expand_results(page, tmp_path, set())
+    assert text == page and len(problems) == 1 and "broken.json: not valid JSON" in problems[0]
+    write_results(tmp_path / "good.json", [{"model": "m", "test_accuracy": 0.9, "train_seconds": 1}], title="Good")
+    text, problems = ext.expand_results(page, tmp_path, set())
+    assert "| m |" in text and len(problems) == 1  # the good file is shown, the broken one reported
+
+
+def test_format_seconds():
+    assert [ext.format_seconds(s) for s in (0.44, 42, 210, 7200)] == ["0.4 s", "42 s", "3.5 min", "2.0 h"]
+
+
+# ------------------------------------------------------------------ notebook figures
+
+def test_notebook_image_picks_the_one_matching_cell():
+    notebook = {"cells": [{"cell_type": "markdown", "source": "plot_digits(x)"},
+                          code_cell("plot_digits(x)"), code_cell("mh.plot_digits(x)\n", PNG)]}
+    assert ext.notebook_image(notebook, "plot_digits") == b"\x89PNG fake"
+
+
+@pytest.mark.parametrize("cells, message", [
+    ([code_cell("a()", PNG), code_cell("a()", PNG)], r"match='a\(\)' selects 2 code cells with a PNG output"),
+    ([code_cell("b()", PNG)], r"match='a\(\)' selects 0 code cells"),
+    ([code_cell("a()", PNG, PNG)], r"the cell selected by match='a\(\)' has 2 PNG outputs, expected exactly 1"),
+])
+def test_notebook_image_says_why_it_cannot_choose(cells, message):
+    with pytest.raises(ValueError, match=message):
+        ext.notebook_image({"cells": cells}, "a()")
+
+
+def test_every_figure_of_the_results_page_is_found():
+    page = (ROOT / "book" / "results.md").read_text()
+    figures = [block.split("\n")[:2] for block in page.split("```{notebook-figure} ")[1:]]
+    assert figures
+    for notebook, match in figures:
+        png = ext.notebook_image(json.loads((ROOT / notebook).read_text()), match.removeprefix(":match: "))
+        assert png.startswith(b"\x89PNG")
+
+
+# ------------------------------------------------------------------ the "Run this chapter" box
+
+@pytest.mark.parametrize("environ, url", [
+    ({}, "http://localhost:8888/lab/tree/"),
+    ({"LAB_PORT": ""}, "http://localhost:8888/lab/tree/"),
+    ({"LAB_PORT": " 9999 "}, "http://localhost:9999/lab/tree/"),
+])
+def test_lab_url_follows_lab_port(environ, url):
+    assert ext.lab_url(environ) == url
+
+
+@pytest.mark.parametrize("port", ["http", "0", "65536", "-1", "88 88"])
+def test_lab_url_refuses_what_is_not_a_port(port):
+    with pytest.raises(ValueError, match=f"LAB_PORT='{port}' is not a TCP port: set it to the port `make lab`"):
+        ext.lab_url({"LAB_PORT": port})
+
+
+def test_setup_reads_lab_port_from_the_environment(monkeypatch):
+    """The box's link is a Sphinx config value: a build with another port re-reads every page."""
+    class App:
+        def __init__(self):
+            self.config_values, self.events = {}, []
+
+        def add_config_value(self, name, default, rebuild):
+            self.config_values[name] = (default, rebuild)
+
+        def add_directive(self, name, directive):
+            self.directive = name
+
+        def connect(self, event, handler):
+            self.events.append(event)
+
+    monkeypatch.setenv("LAB_PORT", "8123")
+    app = App()
+    assert ext.setup(app)["parallel_read_safe"] is True
+    assert app.config_values == {"mnist_book_lab_url": ("http://localhost:8123/lab/tree/", "env")}
+    assert app.directive == "notebook-figure" and "doctree-read" in app.events
