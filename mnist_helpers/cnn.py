@@ -13,7 +13,7 @@ import numpy as np
 from ._keras import keras  # first: TensorFlow's start-up notices filtered
 from keras import layers  # noqa: E402
 
-from .checks import check_integer, check_integers, check_real  # noqa: E402
+from .checks import check_float_array, check_integer, check_integers, check_real  # noqa: E402
 
 
 def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -142,9 +142,13 @@ def build_final_cnn(filters: tuple[int, int, int] = (24, 48, 96), dense_units: i
     return keras.Model(inputs, outputs, name="final_cnn")
 
 
-def one_cycle_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
+def warmup_cosine_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
                        warmup_fraction: float = 0.2) -> keras.optimizers.schedules.LearningRateSchedule:
-    """Warm up linearly to ``max_lr``, then cosine-decay to ~0 by the last step."""
+    """Warm up linearly from ``max_lr / 10`` to ``max_lr``, then cosine-decay to 0 by the last step.
+
+    Not fast.ai's one-cycle policy: that one also cycles the momentum (Adam's beta_1) against
+    the learning rate; this schedule leaves the optimizer's momentum alone.
+    """
     epochs = check_integer(epochs, "epochs", low=1)
     steps_per_epoch = check_integer(steps_per_epoch, "steps_per_epoch", low=1)
     max_lr = check_real(max_lr, "max_lr", low=0, low_open=True)
@@ -157,6 +161,11 @@ def one_cycle_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
         warmup_target=max_lr, warmup_steps=warmup)
 
 
+# The name chapter 9's committed run used; the schedule is warm-up + cosine decay (see above).
+# Goes when chapter 9 is re-executed with the new name.
+one_cycle_schedule = warmup_cosine_schedule
+
+
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     """Number of batches in one epoch (the last one may be smaller)."""
     n_examples = check_integer(n_examples, "n_examples", low=0)
@@ -164,20 +173,32 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     return math.ceil(n_examples / batch_size)
 
 
+# The final recipe, chosen on the validation split (chapter 9 shows the evidence).
 FINAL_EPOCHS = 30
 FINAL_BATCH_SIZE = 128
+FINAL_MAX_LR = 3e-3
+
+# The speed run: the fastest recipe found to reach 99% (chosen on the validation split).
+SPEED_EPOCHS = 2
+SPEED_BATCH_SIZE = 128
+SPEED_MAX_LR = 1e-2
 
 
-def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FINAL_EPOCHS,
-                    batch_size: int = FINAL_BATCH_SIZE, max_lr: float = 3e-3, seed: int = 0,
-                    log_every: int = 1, quiet: bool = False, **builder_kwargs):
-    """Build, compile and train ``build_final_cnn`` with Adam and the one-cycle schedule.
+def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=None, *, epochs: int,
+                        batch_size: int, max_lr: float = 3e-3, warmup_fraction: float = 0.2,
+                        log_every: int = 1, quiet: bool = False, callbacks=()):
+    """Compile ``model`` with Adam on the warm-up + cosine schedule and train it.
 
     Parameters
     ----------
+    model : keras.Model
+        Any of this module's builders (uint8 images in, probabilities out).
     x_train : ndarray of uint8, shape (n, 28, 28)
     y_train : ndarray of int, shape (n,)
     validation_data : tuple (x_val, y_val), optional
+    epochs, batch_size : int
+    max_lr, warmup_fraction : float
+        See :func:`warmup_cosine_schedule`.
 
     Returns
     -------
@@ -188,15 +209,46 @@ def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FIN
     """
     from .training import fit
 
-    seed = check_integer(seed, "seed")  # epochs and batch_size are checked by fit
-    keras.utils.set_random_seed(seed)
-    model = build_final_cnn(seed=seed, **builder_kwargs)
-    schedule = one_cycle_schedule(epochs, steps_per_epoch(len(x_train), batch_size), max_lr=max_lr)
+    schedule = warmup_cosine_schedule(epochs, steps_per_epoch(len(x_train), batch_size), max_lr=max_lr,
+                                      warmup_fraction=warmup_fraction)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     history, seconds = fit(model, x_train, y_train, epochs=epochs, batch_size=batch_size,
-                           validation_data=validation_data, log_every=log_every, quiet=quiet)
+                           validation_data=validation_data, log_every=log_every, quiet=quiet,
+                           callbacks=list(callbacks))
     return model, history, seconds
+
+
+def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FINAL_EPOCHS,
+                    batch_size: int = FINAL_BATCH_SIZE, max_lr: float = FINAL_MAX_LR, seed: int = 0,
+                    log_every: int = 1, quiet: bool = False, callbacks=(), **builder_kwargs):
+    """Seed, build ``build_final_cnn(**builder_kwargs)`` and train it (:func:`train_with_schedule`).
+
+    Returns ``(model, history, seconds)`` as :func:`train_with_schedule` does.
+    """
+    seed = check_integer(seed, "seed")  # epochs and batch_size are checked by fit
+    keras.utils.set_random_seed(seed)
+    model = build_final_cnn(seed=seed, **builder_kwargs)
+    return train_with_schedule(model, x_train, y_train, validation_data, epochs=epochs, batch_size=batch_size,
+                               max_lr=max_lr, log_every=log_every, quiet=quiet, callbacks=callbacks)
+
+
+def build_speed_cnn(filters: tuple[int, int] = (24, 48)) -> keras.Model:
+    """The speed run's network: two batch-normalized convolution blocks and a softmax layer.
+
+    ``conv 5x5 (f1) -> pool -> conv 3x3 (f2) -> pool -> dense 10``, each convolution followed by
+    batch normalization and ReLU. No dropout and no augmentation: in one or two epochs the
+    network cannot over-fit, so both would only slow it down.
+    """
+    filters = check_integers(filters, "filters", low=1, length=2)
+    inputs, x = _inputs()
+    x = _conv_bn(x, filters[0], kernel_size=5)
+    x = layers.MaxPooling2D(2)(x)
+    x = _conv_bn(x, filters[1])
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="speed_cnn")
 
 
 def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndarray, variance: np.ndarray,
@@ -225,3 +277,44 @@ def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndar
     if np.any(np.asarray(variance) < 0):
         raise ValueError("variance must be non-negative")
     return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta
+
+
+def batch_norm_train(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, moving_mean: np.ndarray,
+                     moving_variance: np.ndarray, momentum: float = BN_MOMENTUM,
+                     epsilon: float = 1e-3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One training step of batch normalization: normalize by the batch's own statistics.
+
+    ``mu, var = mean and (biased) variance of x over every axis but the last``;
+    ``y = gamma * (x - mu) / sqrt(var + epsilon) + beta``; the moving statistics that
+    inference uses move towards the batch's: ``moving = momentum * moving + (1 - momentum) * batch``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, ..., c)
+        A batch of activations, channels last.
+    gamma, beta, moving_mean, moving_variance : ndarray of shape (c,)
+    momentum : float in [0, 1)
+        The book's models use 0.9 (:data:`BN_MOMENTUM`); Keras' default is 0.99.
+    epsilon : float
+        Keras' default is 1e-3.
+
+    Returns
+    -------
+    y : ndarray of the shape of ``x``
+    new_moving_mean, new_moving_variance : ndarray of shape (c,)
+    """
+    x = check_float_array(x, "x", min_ndim=2)
+    momentum = check_real(momentum, "momentum", low=0, high=1, high_open=True)
+    epsilon = check_real(epsilon, "epsilon", low=0, low_open=True)
+    _check_channel_vectors(x, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_variance=moving_variance)
+    axes = tuple(range(x.ndim - 1))
+    mu, var = x.mean(axis=axes), x.var(axis=axes)  # var divides by n, as Keras' ops.moments does
+    y = gamma * (x - mu) / np.sqrt(var + epsilon) + beta
+    return (y, momentum * moving_mean + (1 - momentum) * mu,
+            momentum * moving_variance + (1 - momentum) * var)
+
+
+def _check_channel_vectors(x: np.ndarray, **vectors: np.ndarray) -> None:
+    for name, value in vectors.items():
+        if np.shape(value) != (x.shape[-1],):
+            raise ValueError(f"{name} must have shape ({x.shape[-1]},) to match x's last axis, got {np.shape(value)}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -339,3 +340,25 @@ def record_results(name: str, rows: list[dict], *, title: str, chapter: str, des
     shown = f"benchmarks/results/{path.name}" if folder.parts[-2:] == ("benchmarks", "results") else path
     print(f"wrote {len(rows)} result(s) to {shown}")
     return path
+
+
+def seed_summary(accuracies) -> dict:
+    """Mean, sample standard deviation (n - 1), min and max of one recipe's results over seeds.
+
+    Parameters
+    ----------
+    accuracies : sequence of float, length >= 2
+        One test (or validation) accuracy per seed.
+
+    Returns
+    -------
+    dict with ``mean``, ``sd``, ``min``, ``max`` (rounded to 4 decimals) and ``n``.
+    """
+    values = [check_real(a, f"accuracies[{i}]", low=0, high=1, hint=" (a fraction, not a percentage)")
+              for i, a in enumerate(accuracies)]
+    if len(values) < 2:
+        raise ValueError(f"a spread needs at least 2 seeds, got {len(values)}")
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return {"mean": round(mean, 4), "sd": round(sd, 4), "min": round(min(values), 4),
+            "max": round(max(values), 4), "n": len(values)}

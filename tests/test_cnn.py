@@ -35,6 +35,44 @@ def test_wrong_batch_norm_fails_the_check():
             mh.assert_close(wrong, layer(x, training=False), atol=1e-5, name="batch norm")
 
 
+@pytest.mark.parametrize("momentum", [cnn.BN_MOMENTUM, 0.99])
+def test_batch_norm_training_step_matches_keras(momentum):
+    """Batch statistics, the output, and the moving mean/variance update, against one Keras step."""
+    rng = np.random.default_rng(2)
+    layer = keras.layers.BatchNormalization(momentum=momentum)
+    layer.build((None, 4, 4, 6))
+    gamma, beta, moving_mean, moving_var = (w.astype("float32") for w in (
+        rng.normal(size=6), rng.normal(size=6), rng.normal(size=6), rng.uniform(0.5, 2, size=6)))
+    layer.set_weights([gamma, beta, moving_mean, moving_var])
+    x = rng.normal(2.0, 3.0, size=(8, 4, 4, 6)).astype("float32")
+    y, new_mean, new_var = cnn.batch_norm_train(x, gamma, beta, moving_mean, moving_var, momentum, layer.epsilon)
+    mh.assert_close(y, layer(x, training=True), atol=1e-5, name="batch norm, training output")
+    keras_mean, keras_var = (np.asarray(v) for v in (layer.moving_mean, layer.moving_variance))
+    mh.assert_close(new_mean, keras_mean, atol=1e-6, name="moving mean")
+    mh.assert_close(new_var, keras_var, atol=1e-5, name="moving variance")
+    # Dividing by n - 1 (the unbiased variance) is a different update, and the check sees it.
+    unbiased = momentum * moving_var + (1 - momentum) * x.var(axis=(0, 1, 2), ddof=1)
+    with pytest.raises(AssertionError, match="moving variance"):
+        mh.assert_close(unbiased, keras_var, atol=1e-5, name="moving variance")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(x=np.ones(3)), ValueError, r"x must have at least 2 dimension\(s\), got shape \(3,\)"),
+    (dict(moving_mean=np.ones(4)), ValueError, r"moving_mean must have shape \(3,\)"),
+    (dict(momentum=1.0), ValueError, r"momentum=1.0 must be in \[0, 1\)"),
+    (dict(momentum=np.float32(0.9)), None, None),
+])
+def test_batch_norm_train_inputs(kwargs, error, message):
+    args = dict(x=np.ones((2, 3)), gamma=np.ones(3), beta=np.zeros(3), moving_mean=np.zeros(3),
+                moving_variance=np.ones(3))
+    args.update(kwargs)
+    if error is None:
+        cnn.batch_norm_train(**args)
+    else:
+        with pytest.raises(error, match=message):
+            cnn.batch_norm_train(**args)
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(x=np.ones((2, 3), dtype=np.int64)), TypeError, "x must be a float array, got dtype int64"),
     (dict(gamma=np.ones(4)), ValueError, r"gamma must have shape \(3,\) to match x's last axis, got \(4,\)"),
@@ -102,12 +140,12 @@ def test_numpy_scalars_are_accepted_by_the_builders_and_the_schedule():
     assert cnn.build_original_model(horizontal_flip=True, seed=np.int64(1)) is not None
     assert len(cnn.build_augmentation(np.float64(5), np.float32(0.1), zoom=np.float64(0.1), seed=np.int64(2)).layers) == 3
     assert cnn.steps_per_epoch(np.int64(60000), np.int64(128)) == 469
-    schedule = cnn.one_cycle_schedule(np.int64(10), np.int64(100), np.float32(3e-3))
+    schedule = cnn.warmup_cosine_schedule(np.int64(10), np.int64(100), np.float32(3e-3))
     assert float(schedule(0)) == pytest.approx(3e-4, rel=1e-3)
     with pytest.raises(ValueError, match=r"batch_size=0 must be in \[1, inf\)"):
         cnn.steps_per_epoch(100, 0)
     with pytest.raises(ValueError, match=r"warmup_fraction=1.0 must be in \[0, 1\)"):
-        cnn.one_cycle_schedule(10, 100, warmup_fraction=1.0)
+        cnn.warmup_cosine_schedule(10, 100, warmup_fraction=1.0)
 
 
 def test_fit_takes_numpy_integers_and_checks_them():
@@ -122,8 +160,8 @@ def test_fit_takes_numpy_integers_and_checks_them():
         mh.fit(model, x, y, epochs=1, log_every=0)
 
 
-def test_one_cycle_schedule_warms_up_then_decays():
-    schedule = cnn.one_cycle_schedule(epochs=10, steps_per_epoch=100, max_lr=3e-3)
+def test_warmup_cosine_schedule_warms_up_then_decays():
+    schedule = cnn.warmup_cosine_schedule(epochs=10, steps_per_epoch=100, max_lr=3e-3)
     rates = np.array([float(schedule(step)) for step in range(0, 1000, 10)])
     peak = rates.argmax()
     assert rates[0] == pytest.approx(3e-4, rel=1e-3)
@@ -142,3 +180,28 @@ def test_train_final_cnn_runs_and_learns():
     # short epochs leave batch normalization's moving averages unsettled.
     assert history["loss"].iloc[1] < history["loss"].iloc[0]
     assert history["accuracy"].iloc[-1] > 0.2  # twice chance (0.1) after 16 small steps
+
+
+def test_speed_cnn_and_accuracy_curve():
+    """The speed run's network trains, and the curve's clock excludes its own evaluation."""
+    import time
+
+    from mnist_helpers.training import AccuracyCurve
+
+    (x, y), _ = mh.load_mnist(download=False)
+    keras.utils.set_random_seed(0)
+    model = cnn.build_speed_cnn(filters=(8, 16))
+    assert model.output_shape == (None, 10)
+
+    class SlowCurve(AccuracyCurve):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            time.sleep(0.5)  # slow "evaluation" that must stay off the training clock
+
+    curve = SlowCurve(x[2000:2500], y[2000:2500])
+    _, history, seconds = cnn.train_with_schedule(model, x[:2000], y[:2000], epochs=2, batch_size=128,
+                                                  max_lr=1e-2, quiet=True, callbacks=[curve])
+    assert len(curve.seconds) == len(curve.accuracy) == 2
+    assert curve.seconds[0] < curve.seconds[1] < seconds - 0.5
+    assert curve.accuracy[-1] > 0.5  # far above chance (0.1) after 32 steps
+    assert curve.seconds_to_reach(0.0) == curve.seconds[0] and curve.seconds_to_reach(1.01) is None

@@ -257,3 +257,18 @@ def test_main_names_a_broken_metrics_file(tmp_path, monkeypatch, capsys):
     assert model_card.main([]) == 1
     assert "expected an object with notebook, date, " in capsys.readouterr().err
     assert not (tmp_path / "MODEL_CARD.md").exists()
+
+
+def test_seed_summary_uses_the_sample_sd():
+    stats = mh.results.seed_summary([0.9961, np.float32(0.9967), 0.9955])
+    assert stats == {"mean": 0.9961, "sd": 0.0006, "min": 0.9955, "max": 0.9967, "n": 3}
+
+
+@pytest.mark.parametrize("values, error, words", [
+    ([0.99], ValueError, "at least 2 seeds"),
+    ([0.99, 99.1], ValueError, "not a percentage"),
+    ([0.99, "0.98"], TypeError, "real number"),
+])
+def test_seed_summary_refuses(values, error, words):
+    with pytest.raises(error, match=words):
+        mh.results.seed_summary(values)
