@@ -92,7 +92,10 @@ BN_MOMENTUM = 0.9
 (Keras' default 0.99 needs hundreds, which leaves short runs with useless statistics)."""
 
 
-def _conv_bn(x, filters: int, kernel_size: int = 3, strides: int = 1, padding: str = "same"):
+def _conv_bn(x, filters: int, kernel_size: int = 3, strides: int = 1, padding: str = "same",
+             batch_norm: bool = True):
+    if not batch_norm:  # the ablation: a plain convolution with its bias, then ReLU
+        return layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, activation="relu")(x)
     # Convolution without bias (batch normalization's shift replaces it), then BN, then ReLU.
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False)(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
@@ -100,7 +103,8 @@ def _conv_bn(x, filters: int, kernel_size: int = 3, strides: int = 1, padding: s
 
 
 def build_final_cnn(filters: tuple[int, int, int] = (24, 48, 96), dense_units: int = 128,
-                    dropout: float = 0.4, augment: bool = True, seed: int = 0) -> keras.Model:
+                    dropout: float = 0.4, augment: bool = True, seed: int = 0, *,
+                    batch_norm: bool = True, first_kernel: int = 5) -> keras.Model:
     """The book's final CNN: batch-normalized convolutions, dropout and digit-safe augmentation.
 
     ``augmentation -> conv 5x5 (f1) -> pool -> conv 3x3 (f2) -> conv 3x3 (f2) -> pool -> dropout
@@ -117,26 +121,35 @@ def build_final_cnn(filters: tuple[int, int, int] = (24, 48, 96), dense_units: i
         Dropout before the output layer; half of it after the second stage.
     augment : bool
         Include the augmentation layers (active only in training).
+    batch_norm : bool
+        False for the ablation without batch normalization (biased layers, ReLU directly).
+    first_kernel : int
+        Size of the first convolution's window (5; the ablation tries 3).
     """
     dropout = check_real(dropout, "dropout", low=0, high=1, high_open=True,
                          hint=" (the probability that an input is dropped)")
     filters = check_integers(filters, "filters", low=1, length=3)
     dense_units = check_integer(dense_units, "dense_units", low=1)
     seed = check_integer(seed, "seed")  # a Python int, as Keras' SeedGenerator wants
+    first_kernel = check_integer(first_kernel, "first_kernel", low=1, high=7)
     inputs, x = _inputs()
     if augment:
         x = build_augmentation(seed=seed)(x)
-    x = _conv_bn(x, filters[0], kernel_size=5)  # 28x28: a larger window sees whole stroke pieces
+    # 28x28: a larger window sees whole stroke pieces
+    x = _conv_bn(x, filters[0], kernel_size=first_kernel, batch_norm=batch_norm)
     x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn(x, filters[1])  # 14x14: two stacked 3x3 see 5x5 with fewer weights
-    x = _conv_bn(x, filters[1])
+    x = _conv_bn(x, filters[1], batch_norm=batch_norm)  # 14x14: two stacked 3x3 see 5x5 with fewer weights
+    x = _conv_bn(x, filters[1], batch_norm=batch_norm)
     x = layers.MaxPooling2D(2)(x)
     x = layers.Dropout(dropout / 2, seed=seed)(x)
-    x = _conv_bn(x, filters[2], padding="valid")  # 7x7 -> 5x5
+    x = _conv_bn(x, filters[2], padding="valid", batch_norm=batch_norm)  # 7x7 -> 5x5
     x = layers.Flatten()(x)
-    x = layers.Dense(dense_units, use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
-    x = layers.Activation("relu")(x)
+    if batch_norm:
+        x = layers.Dense(dense_units, use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = layers.Activation("relu")(x)
+    else:
+        x = layers.Dense(dense_units, activation="relu")(x)
     x = layers.Dropout(dropout, seed=seed + 1)(x)
     outputs = layers.Dense(10, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="final_cnn")
@@ -186,7 +199,8 @@ SPEED_MAX_LR = 1e-2
 
 def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=None, *, epochs: int,
                         batch_size: int, max_lr: float = 3e-3, warmup_fraction: float = 0.2,
-                        log_every: int = 1, quiet: bool = False, callbacks=()):
+                        constant_lr: float | None = None, log_every: int = 1, quiet: bool = False,
+                        callbacks=()):
     """Compile ``model`` with Adam on the warm-up + cosine schedule and train it.
 
     Parameters
@@ -199,6 +213,8 @@ def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=No
     epochs, batch_size : int
     max_lr, warmup_fraction : float
         See :func:`warmup_cosine_schedule`.
+    constant_lr : float, optional
+        Train at this fixed learning rate instead of the schedule (the ablation).
 
     Returns
     -------
@@ -209,8 +225,11 @@ def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=No
     """
     from .training import fit
 
-    schedule = warmup_cosine_schedule(epochs, steps_per_epoch(len(x_train), batch_size), max_lr=max_lr,
-                                      warmup_fraction=warmup_fraction)
+    if constant_lr:  # the ablation: Adam at a fixed rate, the usual default
+        schedule = check_real(constant_lr, "constant_lr", low=0, low_open=True)
+    else:
+        schedule = warmup_cosine_schedule(epochs, steps_per_epoch(len(x_train), batch_size), max_lr=max_lr,
+                                          warmup_fraction=warmup_fraction)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     history, seconds = fit(model, x_train, y_train, epochs=epochs, batch_size=batch_size,
@@ -221,7 +240,8 @@ def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=No
 
 def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FINAL_EPOCHS,
                     batch_size: int = FINAL_BATCH_SIZE, max_lr: float = FINAL_MAX_LR, seed: int = 0,
-                    log_every: int = 1, quiet: bool = False, callbacks=(), **builder_kwargs):
+                    constant_lr: float | None = None, log_every: int = 1, quiet: bool = False, callbacks=(),
+                    **builder_kwargs):
     """Seed, build ``build_final_cnn(**builder_kwargs)`` and train it (:func:`train_with_schedule`).
 
     Returns ``(model, history, seconds)`` as :func:`train_with_schedule` does.
@@ -230,7 +250,8 @@ def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FIN
     keras.utils.set_random_seed(seed)
     model = build_final_cnn(seed=seed, **builder_kwargs)
     return train_with_schedule(model, x_train, y_train, validation_data, epochs=epochs, batch_size=batch_size,
-                               max_lr=max_lr, log_every=log_every, quiet=quiet, callbacks=callbacks)
+                               max_lr=max_lr, constant_lr=constant_lr, log_every=log_every, quiet=quiet,
+                               callbacks=callbacks)
 
 
 def build_speed_cnn(filters: tuple[int, int] = (24, 48)) -> keras.Model:

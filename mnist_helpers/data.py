@@ -340,6 +340,11 @@ def load_mnist(path: Optional[PathLike] = None, *, verify: bool = True, download
 def load_kaggle_csv(path: PathLike) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Read Kaggle's Digit Recognizer ``train.csv`` or ``test.csv``.
 
+    The columns are checked from the header line first. Then one fast pass parses every cell
+    straight to uint8 (pandas' C parser, ~ ``pd.read_csv(path, dtype=np.uint8)`` in time and
+    memory); it fails on anything that is not a whole number in 0..255. Only then a slower
+    pass, in chunks of ``_SLOW_PASS_ROWS`` rows, finds the first bad cell and names it.
+
     Parameters
     ----------
     path : str or path-like
@@ -349,12 +354,42 @@ def load_kaggle_csv(path: PathLike) -> tuple[np.ndarray, Optional[np.ndarray]]:
     -------
     x : ndarray of uint8, shape (n, 28, 28)
     y : ndarray of uint8, shape (n,), or None for a file without a ``label`` column
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file (or a folder).
+    DataFormatError
+        Not a text file, other columns, a row with too many values, a cell that is not a
+        whole number, a pixel outside 0..255 or a label outside 0..9: the message names the
+        file, the row (its line number in the file, the header being line 1) and the column.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    columns = list(frame.columns)
+        raise FileNotFoundError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
+    columns = _kaggle_header(path)
+    has_label = columns[0] == "label"
+    try:
+        values = _read_uint8_cells(path)
+    except (ValueError, OverflowError):  # a cell that is not 0..255, or a malformed row
+        values = _read_cells_checked(path, columns)
+    _check_kaggle_values(path, values, first_row=2, has_label=has_label)
+    x = (values[:, 1:] if has_label else values).reshape(-1, 28, 28)
+    return x, (values[:, 0].copy() if has_label else None)
+
+
+_SLOW_PASS_ROWS = 2000
+"""Rows per chunk of the checking pass: its text cells cost ~50 bytes each (~80 MB a chunk)."""
+
+
+def _kaggle_header(path: Path) -> list[str]:
+    """The column names from the first line, checked against Kaggle's format before any parsing."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as file:  # -sig: a BOM is not part of "label"
+            header = file.readline(100_000)  # Kaggle's header is ~7,000 characters
+    except UnicodeDecodeError:
+        raise DataFormatError(f"{path}: not a text CSV file (not UTF-8); pass Kaggle's train.csv or test.csv") from None
+    columns = [name.strip().strip('"') for name in header.rstrip("\r\n").split(",")]
     has_label = bool(columns) and columns[0] == "label"
     expected = (["label"] if has_label else []) + KAGGLE_PIXELS
     if columns != expected:
@@ -365,28 +400,82 @@ def load_kaggle_csv(path: PathLike) -> tuple[np.ndarray, Optional[np.ndarray]]:
             f"pixel0..pixel783 for test.csv): missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
             f"unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}"
             + ("" if missing or extra else ", or out of order"))
-    numbers = frame.apply(pd.to_numeric, errors="coerce")
-    bad = numbers.isna() | (numbers != numbers.round())
-    if bad.to_numpy().any():
-        row, col = np.argwhere(bad.to_numpy())[0]
-        raise DataFormatError(
-            f"{path}: row {row + 2}, column {columns[col]}: {frame.iat[row, col]!r} is not a whole number")
-    values = numbers.to_numpy(dtype=np.int64)
+    return columns
+
+
+def _read_uint8_cells(path: Path) -> np.ndarray:
+    """Every cell parsed straight to uint8: shape (n, n_columns).
+
+    pandas refuses (ValueError) a value outside 0..255, a fraction, text or an empty cell
+    rather than wrapping it, so a file that parses is a file of valid pixels. ``na_filter=False``
+    skips the search for "NA"-like strings, which Kaggle's files never contain.
+    """
+    frame = pd.read_csv(path, dtype=np.uint8, engine="c", na_filter=False)
+    return frame.to_numpy()
+
+
+def _read_cells_checked(path: Path, columns: list[str]) -> np.ndarray:
+    """The slow pass: cells as text, chunk by chunk; raise on the first bad cell, else return uint8.
+
+    Reached only when the fast pass failed. Values it accepts and the fast pass does not
+    (none are known) are returned all the same, so the loader never rejects a valid file.
+    """
+    chunks, first_row = [], 2  # row numbers are line numbers: the header is line 1
+    try:
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, engine="c", chunksize=_SLOW_PASS_ROWS)
+        for text in reader:
+            chunks.append(_whole_numbers(path, text, columns, first_row))
+            _check_kaggle_values(path, chunks[-1], first_row, has_label=columns[0] == "label")
+            chunks[-1] = chunks[-1].astype(np.uint8)
+            first_row += len(text)
+    except pd.errors.ParserError as exc:  # a row with more values than the header has columns
+        raise DataFormatError(f"{path}: {_parser_problem(exc)}") from None
+    return np.concatenate(chunks) if chunks else np.empty((0, len(columns)), np.uint8)
+
+
+def _whole_numbers(path: Path, text: pd.DataFrame, columns: list[str], first_row: int) -> np.ndarray:
+    """Text cells -> float64 of shape (rows, n_columns); raise on the first that is not a whole number."""
+    numbers = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(numbers) | (numbers != np.round(numbers))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataFormatError(f"{path}: row {first_row + row}, column {columns[col]}: "
+                              f"{text.iat[row, col]!r} is not a whole number")
+    return numbers
+
+
+def _parser_problem(exc: Exception) -> str:
+    """pandas' "Expected 785 fields in line 9, saw 786" as this module words it."""
+    import re  # here: only a malformed file gets this far
+
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found:
+        expected, line, saw = found.groups()
+        return f"row {line}: {saw} values, but the header has {expected} columns"
+    return f"not a valid CSV file ({str(exc).strip().splitlines()[0]})"
+
+
+def _check_kaggle_values(path: Path, values: np.ndarray, first_row: int, has_label: bool) -> None:
+    """Raise on the first pixel outside 0..255 or label outside 0..9; ``values`` is (rows, n_columns)."""
     pixels = values[:, 1:] if has_label else values
-    out = (pixels < 0) | (pixels > 255)
-    if out.any():
-        row, col = np.argwhere(out)[0]
-        raise DataFormatError(
-            f"{path}: row {row + 2}, column pixel{col}: value {pixels[row, col]} is outside 0..255")
-    x = pixels.astype(np.uint8).reshape(-1, 28, 28)
-    if not has_label:
-        return x, None
-    labels = values[:, 0]
-    wrong = (labels < 0) | (labels > 9)
-    if wrong.any():
-        row = int(np.argmax(wrong))
-        raise DataFormatError(f"{path}: row {row + 2}: label {labels[row]} is outside 0..9")
-    return x, labels.astype(np.uint8)
+    if values.dtype != np.uint8:  # uint8 cells are 0..255 by construction: skip two full passes
+        out = (pixels < 0) | (pixels > 255)
+        if out.any():
+            row, col = np.argwhere(out)[0]
+            raise DataFormatError(f"{path}: row {first_row + row}, column pixel{col}: "
+                                  f"value {_number_text(pixels[row, col])} is outside 0..255")
+    if has_label:
+        labels = values[:, 0]
+        wrong = (labels < 0) | (labels > 9)
+        if wrong.any():
+            row = int(np.argmax(wrong))
+            raise DataFormatError(f"{path}: row {first_row + row}: label {_number_text(labels[row])} "
+                                  f"is outside 0..9")
+
+
+def _number_text(value) -> str:
+    """256.0 -> "256" (a whole number, as it was written); inf stays "inf"."""
+    return str(int(value)) if np.isfinite(value) else str(value)
 
 
 def write_submission(path: PathLike, labels: np.ndarray, expected_rows: int) -> pd.DataFrame:
@@ -406,14 +495,32 @@ def write_submission(path: PathLike, labels: np.ndarray, expected_rows: int) -> 
     -------
     DataFrame of shape (n, 2)
         What was written.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Labels that are not one digit per test image (nothing is written).
+    OSError
+        The file cannot be written (missing folder, a folder of that name, no permission):
+        one line naming the path and the fix.
     """
     labels = check_labels(np.asarray(labels), "labels")  # digits 0..9, one per test image
     if len(labels) != expected_rows:
         raise ValueError(f"{path}: submission needs {expected_rows} rows (one per test image), "
                          f"got {len(labels)} labels")
     frame = pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": labels.astype(int)})
-    frame.to_csv(path, index=False)
+    try:
+        frame.to_csv(path, index=False)
+    except OSError as exc:  # pandas' own wording differs by cause and has no fix in it
+        raise type(exc)(f"{path}: cannot write the submission ({_os_problem(exc)}); "
+                        "write it to an existing folder you can write to") from None
     return frame
+
+
+def _os_problem(exc: OSError) -> str:
+    """``[Errno 13] Permission denied: 'x'`` -> ``permission denied``; pandas' own messages as they are."""
+    text = (exc.strerror or str(exc)).rstrip(".")
+    return text[:1].lower() + text[1:]
 
 
 # --------------------------------------------------------------------------- image folders

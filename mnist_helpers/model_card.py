@@ -54,6 +54,17 @@ class ModelMetrics:
     validation_images: int
     """Training images held out in the run that chose the recipe."""
     validation_accuracy: float
+    seeds: int | None = None
+    """How many models of the same recipe were trained and tested (this one is seed ``seed``)."""
+    seed_mean_test_accuracy: float | None = None
+    seed_sd_test_accuracy: float | None = None
+    seed_min_test_accuracy: float | None = None
+    seed_max_test_accuracy: float | None = None
+
+
+OPTIONAL = ("seeds", "seed_mean_test_accuracy", "seed_sd_test_accuracy", "seed_min_test_accuracy",
+            "seed_max_test_accuracy")
+"""The seed statistics: all present (a run over several seeds) or all absent."""
 
 
 def _checked(check, data: dict, key: str, source: str, **bounds):
@@ -74,10 +85,13 @@ def check_metrics(data, source: str = "metrics") -> ModelMetrics:
     names = [f.name for f in fields(ModelMetrics)]
     if not isinstance(data, dict):
         raise ResultsFormatError(f"{source}: expected an object with {', '.join(names)}, got {type(data).__name__}")
-    missing = [name for name in names if name not in data]
+    present = [key for key in OPTIONAL if data.get(key) is not None]
+    required = [name for name in names if name not in OPTIONAL] + (list(OPTIONAL) if present else [])
+    missing = [name for name in required if name not in data or (name in OPTIONAL and data[name] is None)]
     unknown = [key for key in data if key not in names]
     if missing or unknown:
-        raise ResultsFormatError(f"{source}: missing {missing}, unknown {unknown}: the fields are {', '.join(names)}")
+        raise ResultsFormatError(f"{source}: missing {missing}, unknown {unknown}: the fields are {', '.join(names)} "
+                                 f"(the seed statistics all or none)")
     texts = {key: _checked(check_text, data, key, source) for key in ("notebook", "date", "recipe", "keras")}
     try:
         datetime.date.fromisoformat(texts["date"])
@@ -87,8 +101,17 @@ def check_metrics(data, source: str = "metrics") -> ModelMetrics:
               for key in ("test_errors", "seed", "cpus")}
     counts.update({key: _checked(check_integer, data, key, source, low=1)
                    for key in ("test_images", "train_images", "epochs", "batch_size", "params", "validation_images")})
+    seed_stats = {}
+    if present:
+        seed_stats["seeds"] = _checked(check_integer, data, "seeds", source, low=2)
+        seed_stats.update({key: _checked(check_real, data, key, source, low=0.0, high=1.0)
+                           for key in OPTIONAL[1:]})
+        low, high = seed_stats["seed_min_test_accuracy"], seed_stats["seed_max_test_accuracy"]
+        if not low <= seed_stats["seed_mean_test_accuracy"] <= high or not low <= data["test_accuracy"] <= high:
+            raise ResultsFormatError(f"{source}: the seed mean and this model's test_accuracy must lie between "
+                                     f"seed_min_test_accuracy={low} and seed_max_test_accuracy={high}")
     metrics = ModelMetrics(
-        **texts, **counts,
+        **texts, **counts, **seed_stats,
         test_accuracy=_checked(check_real, data, "test_accuracy", source, low=0.0, high=1.0,
                                hint=" (a fraction, not a percentage)"),
         train_seconds=_checked(check_real, data, "train_seconds", source, low=0.0),
@@ -123,6 +146,10 @@ def model_card(metrics: ModelMetrics) -> str:
         f"({m.epochs} epochs, batch {m.batch_size}, {m.recipe}; seed {m.seed}) on {m.date}. "
         f"The recipe was chosen on a run with {m.validation_images:,} training images held out "
         f"for validation (accuracy {m.validation_accuracy:.4f} on them).", width=100, break_on_hyphens=False)
+    seeds_line = "" if m.seeds is None else (
+        f"\n- the same recipe over {m.seeds} seeds: {m.seed_mean_test_accuracy:.4f} ± {m.seed_sd_test_accuracy:.4f} "
+        f"(min {m.seed_min_test_accuracy:.4f}, max {m.seed_max_test_accuracy:.4f}); this model is seed {m.seed}, "
+        "fixed before training, not the best of them")
     return f"""\
 # {DEFAULT_MODEL.name}
 
@@ -130,7 +157,7 @@ def model_card(metrics: ModelMetrics) -> str:
 
 {about}
 
-- MNIST test accuracy: {m.test_accuracy:.4f} ({m.test_errors} errors in {m.test_images:,})
+- MNIST test accuracy: {m.test_accuracy:.4f} ({m.test_errors} errors in {m.test_images:,}){seeds_line}
 - training time: {m.train_seconds / 60:.1f} min on a {m.cpus}-core CPU
 - Keras {m.keras}
 
@@ -149,8 +176,10 @@ def write_metrics(metrics: ModelMetrics | dict, path: str | os.PathLike = METRIC
     metrics = check_metrics(asdict(metrics) if isinstance(metrics, ModelMetrics) else metrics, str(path))
     metrics = replace(metrics, test_accuracy=round(metrics.test_accuracy, 4),
                       train_seconds=round(metrics.train_seconds, 1),
-                      validation_accuracy=round(metrics.validation_accuracy, 4))
-    path.write_text(json.dumps(asdict(metrics), indent=2) + "\n", encoding="utf8")
+                      validation_accuracy=round(metrics.validation_accuracy, 4),
+                      **{key: round(getattr(metrics, key), 4) for key in OPTIONAL[1:] if getattr(metrics, key) is not None})
+    data = {key: value for key, value in asdict(metrics).items() if not (key in OPTIONAL and value is None)}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf8")
     (path.parent / CARD_FILE.name).write_text(model_card(metrics), encoding="utf8")
     return path
 

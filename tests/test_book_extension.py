@@ -50,6 +50,22 @@ def test_results_markdown_has_the_table_the_chart_and_a_section_per_file():
     assert "```{figure} data:image/png;base64,iVBOR" in text  # the chart, a real PNG
 
 
+def test_seed_spread_and_time_to_accuracy_plot_appear_when_a_file_has_them():
+    runs = [{"seed": seed, "curve_seconds": [10.0, 20.0], "curve_test_accuracy": [0.985, 0.991 + seed / 1000]}
+            for seed in range(2)]
+    benchmark = Results(title="CNN benchmark", date="2026-11-25", path=Path("cnn.json"), rows=[
+        Row("final CNN", 0.9915, 20.0, extra={"seeds": [0, 1], "test_accuracy_sd": 0.0007,
+                                             "test_accuracy_min": 0.991, "test_accuracy_max": 0.992,
+                                             "runs": runs})])
+    assert ext.has_curves(benchmark) and not ext.has_curves(BASELINES)
+    text = ext.results_markdown([benchmark], known_docs=set())
+    assert "* **final CNN**: 99.15% ± 0.07 over 2 seeds (min 99.10%, max 99.20%)" in text
+    assert text.count("```{figure} data:image/png;base64,iVBOR") == 2  # the overview and the curves
+    assert "for the plot only: no choice was made from it" in text
+    plain = ext.results_markdown([BASELINES], known_docs=set())
+    assert plain.count("```{figure}") == 1 and "over seeds" not in plain
+
+
 def test_expand_results_replaces_only_the_marker(tmp_path):
     write_results(tmp_path / "baselines.json", [{"model": "k-NN", "test_accuracy": 0.97, "train_seconds": 0.2}],
                   title="Classic baselines")

@@ -205,3 +205,24 @@ def test_speed_cnn_and_accuracy_curve():
     assert curve.seconds[0] < curve.seconds[1] < seconds - 0.5
     assert curve.accuracy[-1] > 0.5  # far above chance (0.1) after 32 steps
     assert curve.seconds_to_reach(0.0) == curve.seconds[0] and curve.seconds_to_reach(1.01) is None
+
+
+def test_ablation_switches_change_the_network():
+    full = cnn.build_final_cnn()
+    no_bn = cnn.build_final_cnn(batch_norm=False)
+    small_window = cnn.build_final_cnn(first_kernel=3)
+    kinds = lambda model: [type(layer).__name__ for layer in model.layers]  # noqa: E731
+    assert kinds(full).count("BatchNormalization") == 5 and "BatchNormalization" not in kinds(no_bn)
+    first_conv = lambda model: next(l for l in model.layers if isinstance(l, keras.layers.Conv2D))  # noqa: E731
+    assert first_conv(full).kernel_size == (5, 5) and first_conv(small_window).kernel_size == (3, 3)
+    with pytest.raises(ValueError, match="first_kernel=9 must be in"):
+        cnn.build_final_cnn(first_kernel=9)
+
+
+def test_constant_learning_rate_ablation():
+    (x, y), _ = mh.load_mnist(download=False)
+    model, _, _ = cnn.train_final_cnn(x[:256], y[:256], epochs=1, quiet=True, constant_lr=1e-3,
+                                      filters=(4, 4, 4), dense_units=8)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="constant_lr=-1.0 must be in"):
+        cnn.train_final_cnn(x[:256], y[:256], epochs=1, quiet=True, constant_lr=-1.0)

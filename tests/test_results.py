@@ -272,3 +272,25 @@ def test_seed_summary_uses_the_sample_sd():
 def test_seed_summary_refuses(values, error, words):
     with pytest.raises(error, match=words):
         mh.results.seed_summary(values)
+
+
+SEED_STATS = {"seeds": 5, "seed_mean_test_accuracy": 0.9958, "seed_sd_test_accuracy": 0.0004,
+              "seed_min_test_accuracy": 0.9952, "seed_max_test_accuracy": 0.9963}
+
+
+def test_seed_statistics_go_into_the_card(tmp_path):
+    metrics = {**json.loads(model_card.METRICS_FILE.read_text()), **SEED_STATS}
+    written = model_card.read_metrics(model_card.write_metrics(metrics, tmp_path / "mnist_cnn.json"))
+    assert written.seeds == 5
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "over 5 seeds: 0.9958 ± 0.0004 (min 0.9952, max 0.9963); this model is seed 0" in card
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"seeds": 5}, r"missing \['seed_mean_test_accuracy', .*the seed statistics all or none"),
+    ({**SEED_STATS, "seeds": 1}, r"seeds=1 must be in \[2, inf\)"),
+    ({**SEED_STATS, "seed_max_test_accuracy": 0.9955}, "must lie between"),
+])
+def test_bad_seed_statistics_are_refused(changes, message):
+    with pytest.raises(ResultsFormatError, match=message):
+        model_card.check_metrics({**json.loads(model_card.METRICS_FILE.read_text()), **changes})

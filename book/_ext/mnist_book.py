@@ -119,6 +119,38 @@ def chart_png(files: list[Results]) -> bytes:
     return buffer.getvalue()
 
 
+def has_curves(file: Results) -> bool:
+    """True when the file's rows carry per-seed test-accuracy curves (the CNN benchmark's ``runs``)."""
+    return any(run.get("curve_seconds") for row in file.rows for run in row.extra.get("runs", []))
+
+
+def time_to_accuracy_png(file: Results) -> bytes:
+    """Test accuracy after each epoch against training seconds (log x), one line per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # the build has no display
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for color, row in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], file.rows):
+        for i, run in enumerate(row.extra.get("runs", [])):
+            ax.plot(run["curve_seconds"], [100 * a for a in run["curve_test_accuracy"]], color=color,
+                    marker=".", alpha=0.6, label=row.model if i == 0 else None)
+    for level in (99.0, 99.5):
+        ax.axhline(level, color="grey", linewidth=0.8, linestyle=":")
+    ax.set(xscale="log", ylim=(97.5, 100), xlabel="training time (s, 2-core CPU, log scale)",
+           ylabel="test accuracy after the epoch (%)", title="Time to accuracy: one line per seed")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -143,9 +175,20 @@ def results_markdown(files: list[Results], known_docs: set[str]) -> str:
         parts.append(source + ".")
         if file.description:
             parts += ["", file.description]
+        spread = [f"* **{_cell(row.model)}**: {100 * row.test_accuracy:.2f}% ± {100 * row.extra['test_accuracy_sd']:.2f} "
+                  f"over {len(row.extra['seeds'])} seeds (min {100 * row.extra['test_accuracy_min']:.2f}%, "
+                  f"max {100 * row.extra['test_accuracy_max']:.2f}%)"
+                  for row in file.rows if "test_accuracy_sd" in row.extra and "seeds" in row.extra]
+        if spread:
+            parts += ["", "Test accuracy is the mean over seeds:", "", *spread]
         notes = [f"* **{_cell(row.model)}**: {row.notes}" for row in file.rows if row.notes]
         if notes:
             parts += ["", *notes]
+        if has_curves(file):
+            parts += ["", f"```{{figure}} {data_uri(time_to_accuracy_png(file))}",
+                      ":alt: test accuracy against training time, one line per seed", ":width: 90%", "",
+                      "Test accuracy measured after every epoch (off the training clock) against training "
+                      "time, for the plot only: no choice was made from it.", "```"]
     return "\n".join(parts)
 
 
