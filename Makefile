@@ -18,11 +18,14 @@ LAB_PORT ?= 8888
 export LAB_PORT
 LAB_ARGS ?=
 # The tests that drive a real browser and a real JupyterLab server (see test-website, test-lab).
-READER_TESTS := tests/test_website.py tests/test_jupyterlab.py
+READER_TESTS := tests/test_website.py tests/test_draw_page.py tests/test_jupyterlab.py
 
 .PHONY: book setup browser lab test test-package test-notebooks test-website test-lab execute clean
 # From the committed outputs (no execution), warnings are errors: a few seconds per chapter.
+# First the "draw a digit" page's network (book/draw.md) is exported again if the shipped model
+# changed (compared by content: a fresh clone's file times say nothing).
 book: setup
+	@$(BIN)/python -m mnist_helpers.web_export --if-changed --model mnist_helpers/model/mnist_cnn.keras --out book/_static/mnist_cnn_weights.js
 	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output $(BOOK_OUT) -W --keep-going
 	@echo "The book: $(abspath $(BOOK_OUT)/_build/html/index.html)"
 
@@ -66,10 +69,11 @@ browser: setup
 	fi
 	@echo "make browser: using $$($(BIN)/python tests/site_checks.py)"
 
-# Builds the book (like `make book`, into a temp folder) and checks it in Chromium (see browser).
+# Builds the book (like `make book`, into a temp folder) and checks it in Chromium (see browser);
+# then the "draw a digit" page: its JavaScript network and preprocessing against Keras and Pillow.
 # Screenshots: book/_build/screenshots/.
 test-website: browser
-	$(BIN)/python -m pytest tests/test_website.py
+	$(BIN)/python -m pytest tests/test_website.py tests/test_draw_page.py
 
 # Starts JupyterLab (through `make lab`), lists the notebooks and runs one through its kernel API.
 test-lab: browser

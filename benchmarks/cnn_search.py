@@ -38,6 +38,9 @@ RECIPES = {
     "speed_2ep_b256": dict(model="speed", epochs=2, batch_size=256, max_lr=1e-2),
     "speed16_2ep_b128": dict(model="speed", epochs=2, batch_size=128, max_lr=1e-2, filters=(16, 32)),
     "speed16_1ep_b64": dict(model="speed", epochs=1, batch_size=64, max_lr=5e-3, filters=(16, 32)),
+    "speed_3ep_b128": dict(model="speed", epochs=3, batch_size=128, max_lr=1e-2),
+    "speed_2ep_b128_lr5e-3": dict(model="speed", epochs=2, batch_size=128, max_lr=5e-3),
+    "speed32_2ep_b128": dict(model="speed", epochs=2, batch_size=128, max_lr=1e-2, filters=(32, 64)),
 }
 
 

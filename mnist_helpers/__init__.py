@@ -19,8 +19,10 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``regularization`` dropout in NumPy (chapter 8)
 ``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
+``kaggle``         Digit Recognizer: submission from train.csv alone, MNIST leak measured
 ``results``        the results files: ``record_results`` writes, ``read_results`` reads
 ``model_card``     the shipped model's metrics (JSON) and the model card made from them
+``web_export``     the shipped model as JavaScript for the "draw a digit" page
 =================  ==============================================================
 
 Importing the package imports none of them: each module, and each top-level name, is loaded
@@ -33,9 +35,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "layers", "model_card",
+_SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "kaggle", "layers", "model_card",
                "models", "optimizers", "plots", "predict", "preprocessing", "regularization", "results",
-               "training", "whitening")
+               "training", "web_export", "whitening")
 
 # Top-level name -> the module that defines it.
 _EXPORTS = {

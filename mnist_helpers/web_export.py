@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -62,7 +64,8 @@ class ExportError(ValueError):
 def _activation(layer) -> list[dict]:
     name = layer.activation.__name__
     if name not in _ACTIVATIONS:
-        raise ExportError(f"layer {layer.name!r}: activation {name!r} is not supported (only {', '.join(_ACTIVATIONS)})")
+        raise ExportError(f"layer {layer.name!r}: activation {name!r} is not supported "
+                          f"(only {', '.join(_ACTIVATIONS)})")
     return [] if name == "linear" else [{"op": name}]
 
 
@@ -232,11 +235,16 @@ def _script(data: dict) -> str:
             "window.MNIST_CNN = " + json.dumps(data, separators=(",", ":")) + ";\n")
 
 
+def js_data(ops: list[dict], examples: dict, meta: dict) -> dict:
+    """What ``window.MNIST_CNN`` holds: the quantized operations (see ``quantize``) as JSON."""
+    return {"format": 1, "input_shape": [28, 28, 1], "layers": [_js_layer(op) for op in ops],
+            "examples": examples, "meta": meta}
+
+
 def render(ops: list[dict], examples: dict, meta: dict) -> str:
     """The JavaScript file's text; ``meta["file_bytes"]`` is set to the size of that very text."""
     meta = dict(meta, file_bytes=0)
-    data = {"format": 1, "input_shape": [28, 28, 1], "layers": [_js_layer(op) for op in ops],
-            "examples": examples, "meta": meta}
+    data = js_data(ops, examples, meta)
     # The size is written inside the file, so it changes the size: repeat until it is stable.
     for _ in range(5):
         text = _script(data)
@@ -289,7 +297,8 @@ def export(model_path: Path = DEFAULT_MODEL, out: Path = DEFAULT_OUT, log=print)
         raise AssertionError(f"the int8 network predicts Keras' digit on only {same:.2%} of the test images "
                              f"(at least {MIN_AGREEMENT:.1%} needed); store float16 weights instead")
 
-    meta = {"model": Path(model_path).name, "params": int(model.count_params()),
+    meta = {"model": Path(model_path).name, "model_sha256": model_sha256(model_path),
+            "params": int(model.count_params()),
             "quantization": "int8, one scale per output channel; biases float32",
             "test_images": int(len(x_test)), "same_digit_as_keras": same, "max_probability_gap": gap,
             "keras_accuracy": float(np.mean(keras_digits == y_test)),
@@ -306,16 +315,41 @@ def export(model_path: Path = DEFAULT_MODEL, out: Path = DEFAULT_OUT, log=print)
     return dict(meta, file_bytes=size)
 
 
+def model_sha256(path: Path) -> str:
+    """The SHA-256 of the model file, recorded in the weights file it was exported to."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def is_current(model_path: Path, out: Path) -> bool:
+    """True when ``out`` exists and was exported from exactly this model file.
+
+    Compares contents, not modification times: a fresh clone gives files arbitrary times.
+    """
+    out = Path(out)
+    if not out.is_file():
+        return False
+    found = re.search(r'"model_sha256":"([0-9a-f]{64})"', out.read_text(encoding="utf8"))
+    return found is not None and found.group(1) == model_sha256(model_path)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mnist_helpers.web_export", description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the .keras model (default: the shipped one)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"the JavaScript file to write (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"the JavaScript file to write (default: {DEFAULT_OUT})")
+    parser.add_argument("--if-changed", action="store_true",
+                        help="do nothing when --out was exported from this very model (make book uses it)")
     args = parser.parse_args(argv)
     if not args.model.is_file():
         parser.error(f"--model {args.model}: no such file")
+    if args.if_changed and is_current(args.model, args.out):
+        print(f"{args.out} is up to date with {args.model.name}")
+        return 0
+    from .data import MnistNotFoundError
+
     try:
         export(args.model, args.out)
-    except (ExportError, AssertionError) as exc:
+    except (ExportError, AssertionError, MnistNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

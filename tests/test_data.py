@@ -243,6 +243,72 @@ def test_bad_kaggle_csv(tmp_path, edit, message):
 def test_missing_csv(tmp_path):
     with pytest.raises(FileNotFoundError, match="train.csv: no such file"):
         mh.load_kaggle_csv(tmp_path / "train.csv")
+    (tmp_path / "train.csv").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"train.csv: no such file \(it is a folder\)"):
+        mh.load_kaggle_csv(tmp_path / "train.csv")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda f: f.assign(pixel3=f["pixel3"].where(f.index != 5, 70000)),
+     r"row 7, column pixel3: value 70000 is outside 0..255"),
+    (lambda f: f.assign(pixel3=f["pixel3"].astype(object).where(f.index != 5, "9" * 25)),
+     r"row 7, column pixel3: value 9{25} is outside 0..255"),
+    (lambda f: f.assign(label=f["label"].where(f.index != 6, 300)), r"row 8: label 300 is outside 0..9"),
+    (lambda f: f.assign(label=f["label"].astype(object).where(f.index != 6, "seven")),
+     r"row 8, column label: 'seven' is not a whole number"),
+])
+def test_bad_cell_far_into_the_file_is_named(tmp_path, monkeypatch, edit, message):
+    # Chunks of 2 rows in the checking pass: the row number must count across chunks.
+    monkeypatch.setattr(data, "_SLOW_PASS_ROWS", 2)
+    path = tmp_path / "train.csv"
+    edit(_kaggle_frame(n=9)).to_csv(path, index=False)
+    with pytest.raises(mh.DataFormatError, match=rf"train.csv: {message}"):
+        mh.load_kaggle_csv(path)
+
+
+def test_kaggle_csv_row_with_too_many_values(tmp_path):
+    path = tmp_path / "test.csv"
+    lines = _kaggle_frame(n=4, label=False).to_csv(index=False).splitlines()
+    lines[3] += ",7"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(mh.DataFormatError, match=r"test.csv: row 4: 785 values, but the header has 784 columns"):
+        mh.load_kaggle_csv(path)
+
+
+def test_kaggle_csv_that_is_not_text(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(b"\xff\xfe\x00\x81" * 100)
+    with pytest.raises(mh.DataFormatError, match=r"train.csv: not a text CSV file \(not UTF-8\)"):
+        mh.load_kaggle_csv(path)
+
+
+def test_kaggle_csv_header_only_and_whole_floats(tmp_path):
+    path = tmp_path / "test.csv"
+    _kaggle_frame(n=0, label=False).to_csv(path, index=False)
+    x, y = mh.load_kaggle_csv(path)
+    assert x.shape == (0, 28, 28) and x.dtype == np.uint8 and y is None
+    frame = _kaggle_frame(n=3)
+    frame.astype(float).to_csv(path, index=False)  # "17.0": a whole number, as before
+    x, y = mh.load_kaggle_csv(path)
+    assert np.array_equal(x.reshape(3, -1), frame.iloc[:, 1:].to_numpy()) and y.tolist() == frame["label"].tolist()
+
+
+def test_checking_pass_reads_what_the_fast_pass_reads(tmp_path, monkeypatch):
+    path = tmp_path / "train.csv"
+    _kaggle_frame(n=7).to_csv(path, index=False)
+    fast_x, fast_y = mh.load_kaggle_csv(path)
+
+    def fast_pass_fails(*args):
+        raise ValueError("forced")
+    monkeypatch.setattr(data, "_read_uint8_cells", fast_pass_fails)
+    monkeypatch.setattr(data, "_SLOW_PASS_ROWS", 3)
+    slow_x, slow_y = mh.load_kaggle_csv(path)
+    assert slow_x.dtype == np.uint8 and np.array_equal(slow_x, fast_x) and np.array_equal(slow_y, fast_y)
+
+
+def test_submission_into_a_missing_folder(tmp_path):
+    with pytest.raises(OSError, match=r"missing/s.csv: cannot write the submission \(.*\); write it to an existing"):
+        mh.write_submission(tmp_path / "missing" / "s.csv", [3, 0, 9], expected_rows=3)
 
 
 def test_submission_round_trip(tmp_path):

@@ -225,8 +225,9 @@
   }
 
   // Pillow's Lanczos resampling (Image.resize with LANCZOS, libImaging/Resample.c) of an 8-bit
-  // image: a windowed sinc, a = 3, stretched by the scale when shrinking; horizontal pass first,
-  // rounded to 8 bits, then vertical; weights in fixed point with 22 fractional bits.
+  // image: a windowed sinc, a = 3, stretched by the scale when shrinking; one pass along each
+  // axis, each rounded to 8 bits; weights in fixed point with 22 fractional bits. Mirrored to
+  // the last bit, so that the result is Pillow's exactly (the tests check it).
   const PRECISION_BITS = 22;
 
   function sinc(x) {
@@ -239,7 +240,7 @@
     return (x >= -3 && x < 3) ? sinc(x) * sinc(x / 3) : 0;
   }
 
-  // For each output pixel: the first input pixel it reads and its integer weights.
+  // For each output pixel along one axis: the first input pixel it reads and its integer weights.
   function resampleCoefficients(inSize, outSize) {
     const scale = inSize / outSize;
     const filterScale = Math.max(scale, 1);
@@ -261,35 +262,35 @@
     return taps;
   }
 
-  function clip8(sum) {
-    return Math.min(Math.max(Math.floor(sum / (1 << PRECISION_BITS)), 0), 255);
-  }
-
-  function resizeLanczos(src, width, height, newWidth, newHeight) {
-    let img = src, w = width;
-    if (newWidth !== width) {  // horizontal pass
-      const taps = resampleCoefficients(width, newWidth);
-      img = new Uint8Array(newWidth * height);
-      for (let y = 0; y < height; y++) {
-        for (let xx = 0; xx < newWidth; xx++) {
-          let sum = 1 << (PRECISION_BITS - 1);  // + 0.5: round to nearest
-          taps[xx].weights.forEach(function (k, t) { sum += src[y * width + taps[xx].start + t] * k; });
-          img[y * newWidth + xx] = clip8(sum);
-        }
-      }
-      w = newWidth;
-    }
-    if (newHeight === height) return img;
-    const taps = resampleCoefficients(height, newHeight);  // vertical pass
-    const out = new Uint8Array(w * newHeight);
-    for (let yy = 0; yy < newHeight; yy++) {
-      for (let x = 0; x < w; x++) {
-        let sum = 1 << (PRECISION_BITS - 1);
-        taps[yy].weights.forEach(function (k, t) { sum += img[(taps[yy].start + t) * w + x] * k; });
-        out[yy * w + x] = clip8(sum);
+  // One pass: resample `src` (width x height) along x (horizontal) or y to `newSize` pixels.
+  function resamplePass(src, width, height, newSize, horizontal) {
+    const taps = resampleCoefficients(horizontal ? width : height, newSize);
+    const outWidth = horizontal ? newSize : width, outHeight = horizontal ? height : newSize;
+    const step = horizontal ? 1 : width;  // from one input pixel to the next along the axis
+    const out = new Uint8Array(outWidth * outHeight);
+    for (let y = 0; y < outHeight; y++) {
+      for (let x = 0; x < outWidth; x++) {
+        const tap = taps[horizontal ? x : y];
+        const first = horizontal ? y * width + tap.start : tap.start * width + x;
+        let sum = 1 << (PRECISION_BITS - 1);  // + 0.5, so the shift below rounds
+        for (let t = 0; t < tap.weights.length; t++) sum += src[first + t * step] * tap.weights[t];
+        out[y * outWidth + x] = Math.min(Math.max(Math.floor(sum / (1 << PRECISION_BITS)), 0), 255);
       }
     }
     return out;
+  }
+
+  function resizeLanczos(src, width, height, newWidth, newHeight) {
+    // Pillow 13 resamples vertically first when the height shrinks by more than twice as many
+    // pixels as the width (Pillow pull request 9549), horizontally first otherwise; the 8-bit
+    // rounding between the passes makes the order visible. An axis that keeps its size is left alone.
+    const verticalFirst = newHeight < height && height - newHeight > 2 * (width - newWidth);
+    let img = src, w = width, h = height;
+    for (const horizontal of verticalFirst ? [false, true] : [true, false]) {
+      if (horizontal && newWidth !== w) { img = resamplePass(img, w, h, newWidth, true); w = newWidth; }
+      if (!horizontal && newHeight !== h) { img = resamplePass(img, w, h, newHeight, false); h = newHeight; }
+    }
+    return img;
   }
 
   // The 28 x 28 image (Uint8Array of 784, white ink on black) an RGBA image of any size turns
@@ -304,7 +305,8 @@
     let r0 = height, r1 = -1, c0 = width, c1 = -1;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
-        if (inked[y * width + x] > 0) { r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x); }
+        if (inked[y * width + x] === 0) continue;
+        r0 = Math.min(r0, y); r1 = Math.max(r1, y); c0 = Math.min(c0, x); c1 = Math.max(c1, x);
       }
     }
     const h = r1 - r0 + 1, w = c1 - c0 + 1;
@@ -369,12 +371,12 @@
     for (let d = 0; d < 10; d++) {
       const row = document.createElement("div");
       row.className = "md-bar";
-      row.innerHTML = '<span class="md-digit">' + d + '</span><span class="md-track"><span class="md-fill"></span></span><span class="md-prob"></span>';
+      row.innerHTML = '<span class="md-digit">' + d + '</span>' +
+        '<span class="md-track"><span class="md-fill"></span></span><span class="md-prob"></span>';
       bars.appendChild(row);
       rows.push(row);
     }
 
-    let lastProbs = null;
     function show(result) {
       const probs = result ? result.probs : new Float32Array(10);
       const best = result ? probs.indexOf(Math.max.apply(null, probs)) : -1;
@@ -392,8 +394,10 @@
       answer.dataset.digit = best;
       answer.textContent = result ? "The network reads a " + best + " (" + (100 * probs[best]).toFixed(1) + "%)."
                                   : "Draw a digit in the box.";
-      if (result) timing.textContent = "This prediction took " + result.ms.toFixed(1) + " ms in your browser (preprocessing included).";
-      lastProbs = result && probs;
+      if (result) {
+        timing.textContent = "This prediction took " + result.ms.toFixed(1) +
+          " ms in your browser (preprocessing included).";
+      }
     }
 
     function run() {
@@ -407,8 +411,10 @@
     // Drawing: pointer events cover mouse, touch and pen alike.
     let last = null, lastRun = 0, pending = false;
     function point(event) {
-      const box = pad.getBoundingClientRect();  // the pad may be shown smaller than its pixels
-      return [(event.clientX - box.left) * pad.width / box.width, (event.clientY - box.top) * pad.height / box.height];
+      // The pad is shown smaller than its 280 x 280 pixels, inside a border.
+      const box = pad.getBoundingClientRect();
+      return [(event.clientX - box.left - pad.clientLeft) * pad.width / pad.clientWidth,
+              (event.clientY - box.top - pad.clientTop) * pad.height / pad.clientHeight];
     }
     function throttled() {
       if (pending || performance.now() - lastRun < PREDICT_EVERY_MS) return;
@@ -493,7 +499,7 @@
     });
 
     clear();
-    return { network: network, run: run, clear: clear, lastProbs: function () { return lastProbs; } };
+    return { network: network, run: run, clear: clear };
   }
 
   // Median time of one prediction (the network only) over a few runs on the example digits.
@@ -507,19 +513,29 @@
     return median(times).toFixed(1);
   }
 
-  const data = window.MNIST_CNN;
-  const root = document.getElementById("mnist-draw");
-  if (!data || !root) {
-    if (root) root.textContent = "The network's weights (mnist_cnn_weights.js) did not load.";
-    return;
+  // Once the whole page is parsed: the figures are written further down than this script.
+  function start() {
+    const data = window.MNIST_CNN;
+    const root = document.getElementById("mnist-draw");
+    if (!data || !root) {
+      if (root) root.textContent = "The network's weights (mnist_cnn_weights.js) did not load.";
+      return;
+    }
+    const page = setup(root, data);
+    window.mnistDraw = {
+      // Probabilities (Float32Array of 10) for 784 grey levels, white ink on black.
+      predict: function (pixels) { return predict(page.network, pixels); },
+      // The 28 x 28 input (Uint8Array of 784) for an RGBA image, or null for a blank one.
+      preprocess: preprocess,
+      // The predict function of another exported network (the tests run a small one).
+      network: function (other) {
+        const layers = loadNetwork(other);
+        return function (pixels) { return predict(layers, pixels); };
+      },
+      page: page,
+      meta: data.meta,
+    };
   }
-  const page = setup(root, data);
-  window.mnistDraw = {
-    // Probabilities (Float32Array of 10) for 784 grey levels, white ink on black.
-    predict: function (pixels) { return predict(page.network, pixels); },
-    // The 28 x 28 input (Uint8Array of 784) for an RGBA image, or null for a blank one.
-    preprocess: preprocess,
-    page: page,
-    meta: data.meta,
-  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
