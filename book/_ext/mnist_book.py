@@ -112,11 +112,7 @@ def chart_png(files: list[Results]) -> bytes:
         axis.set_minor_formatter(NullFormatter())
     ax.margins(x=0.25, y=0.15)  # room for the labels of the points at the edges
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
 
 
 def has_curves(file: Results) -> bool:
@@ -144,6 +140,13 @@ def time_to_accuracy_png(file: Results) -> bytes:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    return _png(fig)
+
+
+def _png(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
