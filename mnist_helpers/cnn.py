@@ -330,7 +330,8 @@ def batch_norm_train(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, moving_
     _check_channel_vectors(x, gamma=gamma, beta=beta, moving_mean=moving_mean, moving_variance=moving_variance)
     axes = tuple(range(x.ndim - 1))
     mu, var = x.mean(axis=axes), x.var(axis=axes)  # var divides by n, as Keras' ops.moments does
-    y = gamma * (x - mu) / np.sqrt(var + epsilon) + beta
+    # The same normalization as at inference, with the batch's statistics in place of the moving ones.
+    y = batch_norm(x, gamma, beta, mu, var, epsilon)
     return (y, momentum * moving_mean + (1 - momentum) * mu,
             momentum * moving_variance + (1 - momentum) * var)
 
