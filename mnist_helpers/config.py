@@ -83,8 +83,8 @@ def quiet_tensorflow_import():
     """Import TensorFlow and Keras without the start-up noise a reader cannot act on; return ``keras``.
 
     Sets ``TF_CPP_MIN_LOG_LEVEL=1`` (hide C++ INFO lines; warnings and errors still show) and
-    ``TF_ENABLE_ONEDNN_OPTS=1`` (oneDNN's faster CPU kernels) unless you set them yourself, and filters the native start-up lines (see :data:`NATIVE_NOISE`) around
-    the import only. TensorFlow's Python warnings are left alone. Cheap after the first call.
+    ``TF_ENABLE_ONEDNN_OPTS=1`` (oneDNN's faster CPU kernels) unless you set them yourself, and
+    filters the native start-up lines (see :data:`NATIVE_NOISE`) around the import only. TensorFlow's Python warnings are left alone. Cheap after the first call.
     """
     if "keras" not in sys.modules:
         # Must be set before TensorFlow is imported to apply to its C++ side.
