@@ -92,12 +92,15 @@ def main() -> None:
             load = os.getloadavg()[0]
             _, history, seconds = train(recipe, seed, x_train, y_train, (x_val, y_val))
             val = history["val_accuracy"].round(4).tolist()
+            load_end = os.getloadavg()[0]
             print(f"{name:24} seed {seed}: val {val[-1]:.4f} (best {max(val):.4f}) "
-                  f"in {seconds:.0f} s ({seconds / len(val):.1f} s/epoch, load {load:.1f})", flush=True)
+                  f"in {seconds:.0f} s ({seconds / len(val):.1f} s/epoch, load {load:.1f}-{load_end:.1f})",
+                  flush=True)
             if args.quick:
                 continue
             runs.append({"recipe": name, "seed": seed, "val_accuracy": val,
                          "train_seconds": round(seconds, 1), "load_at_start": round(load, 2),
+                         "load_at_end": round(load_end, 2),
                          "date": time.strftime("%Y-%m-%d")})
             save_runs(runs)
 

@@ -42,7 +42,7 @@ _SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "k
 # Top-level name -> the module that defines it.
 _EXPORTS = {
     "assert_close": "checks",
-    "FAST_ENV": "config", "fast_mode": "config", "pick": "config", "setup_book": "config",
+    "FAST_ENV": "config", "fast_mode": "config", "pick": "config", "run_times": "config", "setup_book": "config",
     "DATA_ENV": "data", "ChecksumError": "data", "DataFormatError": "data", "MnistNotFoundError": "data",
     "load_idx": "data", "load_image_folder": "data", "load_kaggle_csv": "data", "load_mnist": "data",
     "write_submission": "data",

@@ -10,10 +10,16 @@ import os
 import re
 import sys
 import tempfile
+import time
 from typing import Iterator
 
 FAST_ENV = "MNIST_FAST"
 """Environment variable that switches the book into its fast mode (CI)."""
+FAST_SECONDS_ENV = "MNIST_FAST_SECONDS"
+"""Seconds the chapter took in the fast mode, measured by ``make execute`` just before the full run."""
+
+# When setup_book() last ran: the start of a chapter's run, for its "time to run" line.
+_run_started: float | None = None
 
 
 def fast_mode() -> bool:
@@ -79,19 +85,28 @@ def native_stderr_filtered(noise: re.Pattern = NATIVE_NOISE) -> Iterator[None]:
         os.close(saved)
 
 
+def tensorflow_environment_defaults() -> None:
+    """Set TensorFlow's environment variables the book relies on, unless the reader set them.
+
+    They must be set before TensorFlow is imported to apply to its C++ side.
+    """
+    # 1 hides the C++ INFO lines only; 3 would hide real errors too.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    # oneDNN's CPU kernels make convolutions 2-3x faster; TensorFlow turns them on by itself
+    # only on some CPUs (not on, e.g., an AMD EPYC with AVX2), so ask for them.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
 def quiet_tensorflow_import():
     """Import TensorFlow and Keras without the start-up noise a reader cannot act on; return ``keras``.
 
     Sets ``TF_CPP_MIN_LOG_LEVEL=1`` (hide C++ INFO lines; warnings and errors still show) and
     ``TF_ENABLE_ONEDNN_OPTS=1`` (oneDNN's faster CPU kernels) unless you set them yourself, and
-    filters the native start-up lines (see :data:`NATIVE_NOISE`) around the import only. TensorFlow's Python warnings are left alone. Cheap after the first call.
+    filters the native start-up lines (see :data:`NATIVE_NOISE`) around the import only.
+    TensorFlow's Python warnings are left alone. Cheap after the first call.
     """
     if "keras" not in sys.modules:
-        # Must be set before TensorFlow is imported to apply to its C++ side.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-        # oneDNN's CPU kernels make convolutions 2-3x faster; TensorFlow turns them on by
-        # itself only on some CPUs (not on, e.g., an AMD EPYC with AVX2), so ask for them.
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+        tensorflow_environment_defaults()
         with native_stderr_filtered():
             import tensorflow as tf
 
@@ -120,6 +135,8 @@ def setup_book(seed: int = 0, deterministic: bool = True) -> None:
     import matplotlib as mpl
     import numpy as np
 
+    global _run_started
+    _run_started = time.perf_counter()
     quiet_tensorflow_import()
     import keras
 
@@ -131,3 +148,52 @@ def setup_book(seed: int = 0, deterministic: bool = True) -> None:
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
     mpl.rcParams.update({"figure.figsize": (6, 4), "figure.dpi": 100, "savefig.dpi": 100,
                          "axes.spines.top": False, "axes.spines.right": False})
+
+
+def format_duration(seconds) -> str:
+    """Seconds as a reader says them: ``"42 s"``, ``"3 min 5 s"``, ``"1 h 8 min"``."""
+    from .checks import check_real
+
+    seconds = round(check_real(seconds, "seconds", low=0))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def run_times() -> dict[str, str]:
+    """The chapter's "time to run" in both modes, formatted, for ``glue``.
+
+    The current mode's time is measured here, since :func:`setup_book`; the other mode's comes
+    from ``MNIST_FAST_SECONDS`` when ``make execute`` measured the fast run just before the full
+    one, and is otherwise ``"not measured in this run"``.
+
+    Returns
+    -------
+    dict
+        ``{"time_full": str, "time_fast": str}``.
+
+    Raises
+    ------
+    RuntimeError
+        ``setup_book()`` has not run in this process.
+    ValueError
+        ``MNIST_FAST_SECONDS`` is not a number of seconds.
+    """
+    if _run_started is None:
+        raise RuntimeError("no chapter clock: call mh.setup_book() at the start of the chapter")
+    elapsed = format_duration(time.perf_counter() - _run_started)
+    other = "not measured in this run"
+    if fast_mode():
+        return {"time_full": other, "time_fast": elapsed}
+    raw = os.environ.get(FAST_SECONDS_ENV, "").strip()
+    if raw:
+        try:
+            other = format_duration(float(raw))
+        except ValueError:
+            raise ValueError(f"{FAST_SECONDS_ENV}={raw!r} is not understood: set it to a number of "
+                             "seconds (make execute does) or unset it") from None
+    return {"time_full": elapsed, "time_fast": other}

@@ -312,6 +312,7 @@ def feature_maps(model: keras.Model, x: np.ndarray, layer_names: Sequence[str]) 
     model : keras.Model
         A built functional or Sequential model (e.g. from ``build_cnn``).
     x : ndarray of shape (n, *model input shape)
+        A few images: they go through the model in one batch.
     layer_names : sequence of str
         E.g. ``["conv1", "pool1"]``.
 
@@ -324,11 +325,14 @@ def feature_maps(model: keras.Model, x: np.ndarray, layer_names: Sequence[str]) 
     if unknown:
         raise ValueError(f"layer_names {unknown} not in the model; its layers are {known}")
     check_array(x, "x", shape=(None, *model.input_shape[1:]))
-    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in layer_names])
-    outputs = probe.predict(x, verbose=0)
-    if len(layer_names) == 1:
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # called with one array, not a list
+    probe = keras.Model(inputs, [model.get_layer(name).output for name in layer_names])
+    # Called directly, not with predict: meant for the few images one plots, and predict's tf.data
+    # pipeline writes a native log line into the notebook's output.
+    outputs = probe(x, training=False)
+    if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
-    return dict(zip(layer_names, outputs))
+    return {name: keras.ops.convert_to_numpy(out) for name, out in zip(layer_names, outputs)}
 
 
 # --------------------------------------------------------------------------- plots

@@ -26,8 +26,7 @@ _ROW_SUM_ATOL = 1e-4
 
 # ----------------------------------------------------------------------------- validation
 
-# The package's float-array checker under the short name that chapters 4 and 5 print with
-# inspect.getsource (their committed outputs show `_check_float(x, "x")`).
+# The package's float-array checker, under a short name for this module's many calls.
 _check_float = check_float_array
 
 

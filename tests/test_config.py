@@ -63,44 +63,61 @@ def test_top_level_names_all_resolve():
         assert getattr(mh, name) is not None, name
 
 
-def test_crash_after_setup_shows_its_whole_traceback_and_no_noise():
-    # No sleep: nothing buffers stderr in another thread, so the traceback is there at exit.
-    result = run_python("import mnist_helpers as mh\n"
-                        "mh.setup_book()\n"
-                        "def inner():\n"
-                        "    raise RuntimeError('boom from the reader')\n"
-                        "inner()\n")
-    assert result.returncode == 1
-    assert result.stderr.startswith("Traceback (most recent call last):"), result.stderr[:500]
-    assert "in inner" in result.stderr and result.stderr.rstrip().endswith("RuntimeError: boom from the reader")
-    assert "cudart_stub" not in result.stderr and "cpu_feature_guard" not in result.stderr
+# One fresh interpreter plays a reader's whole script (starting TensorFlow costs seconds, so the
+# checks share it): set-up, TensorFlow and Keras warnings, a quiet fit that raises a warning, then
+# a crash. Nothing may be lost on the way and no start-up noise may show.
+READER_SCRIPT = """\
+import os, warnings, numpy as np, mnist_helpers as mh
+mh.setup_book()
+print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['TF_ENABLE_ONEDNN_OPTS'])
+import tensorflow as tf, keras
+tf.get_logger().warning("a warning from TensorFlow's Python side")
+keras.layers.Dense(2, input_shape=(3,))
+class Warn(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        warnings.warn('raised during the fit')
+model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(3, activation='softmax')])
+model.compile('adam', 'sparse_categorical_crossentropy')
+# Arrays this large make Keras build the tf.data pipeline that logs "NodeDef".
+x, y = np.zeros((3000, 28, 28), 'uint8'), np.zeros(3000, 'int64')
+mh.fit(model, x, y, epochs=1, validation_data=(x, y), quiet=True, callbacks=[Warn()])
+print('fitted')
+def inner():
+    raise RuntimeError('boom from the reader')
+inner()
+"""
 
 
-def test_tensorflow_python_warnings_still_reach_the_reader():
-    result = run_python("import mnist_helpers as mh\n"
-                        "mh.setup_book()\n"
-                        "import tensorflow as tf\n"
-                        "tf.get_logger().warning('a warning from TensorFlow\\'s Python side')\n"
-                        "import keras\n"
-                        "keras.layers.Dense(2, input_shape=(3,))\n")
-    assert result.returncode == 0, result.stderr
-    assert "a warning from TensorFlow's Python side" in result.stderr
-    assert "Do not pass an `input_shape`" in result.stderr  # Keras' UserWarning is not silenced
+@pytest.fixture(scope="module")
+def reader_run() -> subprocess.CompletedProcess:
+    return run_python(READER_SCRIPT)
 
 
-def test_tensorflow_native_errors_are_not_hidden():
-    # TF_CPP_MIN_LOG_LEVEL=3 would hide C++ errors too; the package sets 1 (INFO hidden only).
-    result = run_python("import os, mnist_helpers as mh\n"
-                        "mh.setup_book()\n"
-                        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['TF_ENABLE_ONEDNN_OPTS'])\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["1", "1"]  # INFO hidden; oneDNN's fast CPU kernels on
-    result = run_python("import os\n"
-                        "os.environ['TF_CPP_MIN_LOG_LEVEL'] = '0'\n"
-                        "import mnist_helpers as mh\n"
-                        "mh.setup_book()\n"
-                        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])\n")
-    assert result.stdout.strip() == "0", "a reader's own setting must win"
+def test_crash_shows_its_whole_traceback_with_no_sleep(reader_run):
+    # Nothing buffers stderr in another thread, so the whole traceback is there at exit.
+    assert reader_run.returncode == 1
+    traceback = reader_run.stderr[reader_run.stderr.index("Traceback (most recent call last):"):]
+    assert "in inner" in traceback and traceback.rstrip().endswith("RuntimeError: boom from the reader")
+
+
+def test_start_up_and_fit_noise_is_dropped(reader_run):
+    for noise in ("cudart_stub", "cpu_feature_guard", "NodeDef"):
+        assert noise not in reader_run.stderr, reader_run.stderr[:2000]
+    assert reader_run.stdout.split() == ["1", "1", "fitted"]  # INFO hidden, oneDNN on, the fit ran
+
+
+def test_warnings_reach_the_reader(reader_run):
+    assert "a warning from TensorFlow's Python side" in reader_run.stderr
+    assert "Do not pass an `input_shape`" in reader_run.stderr  # Keras' UserWarning is not silenced
+    assert "raised during the fit" in reader_run.stderr  # written back after the fit's filter
+
+
+def test_tensorflow_settings_are_defaults_a_reader_can_override(monkeypatch):
+    # TF_CPP_MIN_LOG_LEVEL=3 would hide C++ errors too, so the package sets 1, but only by default.
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    config.tensorflow_environment_defaults()
+    assert (os.environ["TF_CPP_MIN_LOG_LEVEL"], os.environ["TF_ENABLE_ONEDNN_OPTS"]) == ("1", "0")
 
 
 @pytest.mark.parametrize("value, fast", [("", False), ("0", False), ("1", True)])
@@ -116,21 +133,29 @@ def test_fast_mode_refuses_other_values(monkeypatch):
         mh.fast_mode()
 
 
-def test_fit_is_quiet_but_keeps_warnings_raised_during_it():
-    result = run_python("import warnings, numpy as np, mnist_helpers as mh\n"
-                        "mh.setup_book()\n"
-                        "import keras\n"
-                        "class Warn(keras.callbacks.Callback):\n"
-                        "    def on_epoch_end(self, epoch, logs=None):\n"
-                        "        warnings.warn('raised during the fit')\n"
-                        "model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),\n"
-                        "                          keras.layers.Dense(3, activation='softmax')])\n"
-                        "model.compile('adam', 'sparse_categorical_crossentropy')\n"
-                        # Arrays this large make Keras build the tf.data pipeline that logs "NodeDef".
-                        "x, y = np.zeros((3000, 28, 28), 'uint8'), np.zeros(3000, 'int64')\n"
-                        "mh.fit(model, x, y, epochs=1, validation_data=(x, y), quiet=True, callbacks=[Warn()])\n"
-                        "print('fitted')\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "fitted"
-    assert "raised during the fit" in result.stderr
-    assert "NodeDef" not in result.stderr and "cudart_stub" not in result.stderr, result.stderr
+@pytest.mark.parametrize("seconds, text", [(0, "0 s"), (42.4, "42 s"), (59.6, "1 min"), (185, "3 min 5 s"),
+                                           (600, "10 min"), (725, "12 min"), (4080, "1 h 8 min")])
+def test_durations_read_like_a_person_says_them(seconds, text):
+    assert config.format_duration(seconds) == text
+
+
+def test_run_times_measure_this_mode_and_quote_the_other(monkeypatch):
+    monkeypatch.setattr(config, "_run_started", config.time.perf_counter() - 125)
+    monkeypatch.setenv(mh.FAST_ENV, "")
+    monkeypatch.setenv(config.FAST_SECONDS_ENV, "95")
+    assert mh.run_times() == {"time_full": "2 min 5 s", "time_fast": "1 min 35 s"}
+    monkeypatch.delenv(config.FAST_SECONDS_ENV)
+    assert mh.run_times()["time_fast"] == "not measured in this run"
+    monkeypatch.setenv(mh.FAST_ENV, "1")
+    assert mh.run_times() == {"time_full": "not measured in this run", "time_fast": "2 min 5 s"}
+
+
+def test_run_times_need_the_clock_and_a_number(monkeypatch):
+    monkeypatch.setattr(config, "_run_started", None)
+    with pytest.raises(RuntimeError, match=r"call mh.setup_book\(\)"):
+        mh.run_times()
+    monkeypatch.setattr(config, "_run_started", 0.0)
+    monkeypatch.setenv(mh.FAST_ENV, "")
+    monkeypatch.setenv(config.FAST_SECONDS_ENV, "soon")
+    with pytest.raises(ValueError, match="MNIST_FAST_SECONDS='soon' is not understood"):
+        mh.run_times()

@@ -1,0 +1,63 @@
+"""The README's results tables quote the committed results files, not numbers typed from memory.
+
+Every row of the tables in the README's "Results" section names where its figures come from
+(a chapter, or a benchmark file); its test accuracy must be that of a model in those files.
+"""
+import re
+from pathlib import Path
+
+import pytest
+
+from mnist_helpers.results import read_results_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf8")
+
+
+def results_section() -> str:
+    start = README.index("\n## Results\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end > 0 else None]
+
+
+def table_rows(section: str) -> list[list[str]]:
+    """The body rows of every Markdown table in ``section``, as lists of cells."""
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|") and not re.fullmatch(r"\|[-| ]+\|", line):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return [row for row in rows if row[0] != "model"]  # headers start with "model"
+
+
+def accuracies_by_source() -> dict[str, set[str]]:
+    """Test accuracies (as the README writes them, "99.61%") per chapter number and per file name."""
+    files, problems = read_results_folder(ROOT / "benchmarks" / "results")
+    assert not problems, problems
+    found: dict[str, set[str]] = {}
+    for file in files:
+        keys = {file.path.name}
+        if file.chapter and file.chapter[:2].isdigit():
+            keys.add(f"chapter {int(file.chapter[:2])}")
+        for key in keys:
+            found.setdefault(key, set()).update(f"{row.test_accuracy:.2%}" for row in file.rows)
+    return found
+
+
+ROWS = table_rows(results_section())
+
+
+def test_the_results_section_has_tables():
+    assert len(ROWS) >= 10
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row[0][:40] for row in ROWS])
+def test_each_quoted_accuracy_is_in_the_files_it_names(row):
+    sources = accuracies_by_source()
+    text = " | ".join(row)
+    # "chapter 1" must not match "chapter 10"; the benchmark table's rows all come from cnn.json.
+    named = [key for key in sources if re.search(re.escape(key) + r"(?![\w.])", text)] or ["cnn.json"]
+    accuracy = re.search(r"\b\d{2}\.\d{2}%", " | ".join(row[1:]))
+    assert accuracy, f"no test accuracy in README row {text!r}"
+    known = set().union(*(sources[key] for key in named))
+    assert accuracy.group(0) in known, (f"README row {row[0]!r} quotes {accuracy.group(0)}, which is not a test accuracy "
+                                        f"in {named}: {sorted(known)}")
