@@ -199,9 +199,9 @@ def test_output_path_checks(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("n, options, expected", [
     (42_000, {}, (42_000, 4_200, None)),
-    (42_000, {"fast": True}, (2_000, 200, 2)),
-    (42_000, {"fast": True, "epochs": 1, "val_size": 0}, (2_000, 0, 1)),
-    (500, {"fast": True}, (500, 50, 2)),
+    (42_000, {"fast": True}, (6_000, 600, 3)),
+    (42_000, {"fast": True, "epochs": 1, "val_size": 0}, (6_000, 0, 1)),
+    (500, {"fast": True}, (500, 50, 3)),
     (42_000, {"epochs": 5, "val_size": 1_000}, (42_000, 1_000, 5)),
 ])
 def test_training_plan(n, options, expected):
