@@ -515,7 +515,7 @@ get the data and submit (Kaggle's own command-line tool, pip install kaggle; sho
     parser.add_argument("--seeds", type=_count(1), default=None, metavar="N",
                         help="train N models (seeds 0..N-1) and average their probabilities (default: 1)")
     parser.add_argument("--epochs", type=_count(1), default=None, metavar="N",
-                        help="epochs per model (default: the book's 30; 2 with --fast)")
+                        help=f"epochs per model (default: the book's 30; {FAST_EPOCHS} with --fast)")
     parser.add_argument("--fast", action="store_true",
                         help=f"try it quickly: {FAST_IMAGES:,} images of train.csv, {FAST_EPOCHS} epochs")
     pretrained = parser.add_mutually_exclusive_group()
