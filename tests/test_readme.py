@@ -29,7 +29,8 @@ def table_rows(section: str) -> list[list[str]]:
     return [row for row in rows if row[0] != "model"]  # headers start with "model"
 
 
-def accuracies_by_source() -> dict[str, set[str]]:
+@pytest.fixture(scope="module")
+def sources() -> dict[str, set[str]]:
     """Test accuracies (as the README writes them, "99.61%") per chapter number and per file name."""
     files, problems = read_results_folder(ROOT / "benchmarks" / "results")
     assert not problems, problems
@@ -51,8 +52,7 @@ def test_the_results_section_has_tables():
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[row[0][:40] for row in ROWS])
-def test_each_quoted_accuracy_is_in_the_files_it_names(row):
-    sources = accuracies_by_source()
+def test_each_quoted_accuracy_is_in_the_files_it_names(row, sources):
     text = " | ".join(row)
     # "chapter 1" must not match "chapter 10"; the benchmark table's rows all come from cnn.json.
     named = [key for key in sources if re.search(re.escape(key) + r"(?![\w.])", text)] or ["cnn.json"]
