@@ -75,7 +75,7 @@ def run_model(name, trainer, seeds, x_train, y_train, x_test, y_test, train_imag
                      "curve_test_accuracy": [round(a, 4) for a in curve.accuracy],
                      **{f"seconds_to_{100 * t:g}": curve.seconds_to_reach(t) for t in THRESHOLDS}})
         print(f"{name}, seed {seed}: test accuracy {accuracy:.4f} in {seconds:.0f} s "
-              f"(other processes used {other.share or 0:.1%} of the CPUs)", flush=True)
+              f"(other processes used {other} of the CPUs)", flush=True)
     accuracies = [r["test_accuracy"] for r in runs]
     stats = seed_summary(accuracies)
     row = {"model": name, "test_accuracy": stats["mean"], "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),

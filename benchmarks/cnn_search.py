@@ -152,7 +152,7 @@ def main() -> None:
                 _, history, seconds = train(recipe, seed, x_train, y_train, (x_val, y_val))
             val = history["val_accuracy"].round(4).tolist()
             print(f"{name:40} seed {seed}: val {val[-1]:.4f} (best {max(val):.4f}) in {seconds:.0f} s "
-                  f"({seconds / len(val):.1f} s/epoch; other processes used {other.share or 0:.1%} of the CPUs)",
+                  f"({seconds / len(val):.1f} s/epoch; other processes used {other} of the CPUs)",
                   flush=True)
             if args.quick:
                 continue

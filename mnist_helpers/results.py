@@ -263,6 +263,10 @@ class OtherCpuUse:
         elapsed = (wall - self._start[2]) * (os.cpu_count() or 1)
         self.share = round(min(1.0, max(0.0, other / elapsed)), 3) if elapsed > 0 else 0.0
 
+    def __str__(self) -> str:
+        """The share as a reader says it: ``"0.3%"``, or ``"unknown"`` where it cannot be measured."""
+        return "unknown" if self.share is None else f"{self.share:.1%}"
+
 
 def _plain(value):
     """NumPy scalars and arrays as JSON values (``json.dumps`` calls this for what it cannot write)."""

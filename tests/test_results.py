@@ -311,6 +311,7 @@ def test_other_cpu_use_counts_every_process_but_this_one(monkeypatch):
     with results.OtherCpuUse() as other:
         pass
     assert other.share == 0.8  # (10 busy - 2 own) CPU seconds out of 5 s x 2 CPUs
+    assert str(other) == "80.0%"
 
 
 def test_other_cpu_use_reads_proc_stat_or_says_it_cannot(monkeypatch, tmp_path):
@@ -328,3 +329,4 @@ def test_other_cpu_use_reads_proc_stat_or_says_it_cannot(monkeypatch, tmp_path):
     with results.OtherCpuUse() as other:
         pass
     assert other.share is None  # not Linux: unknown, not 0
+    assert str(other) == "unknown"
