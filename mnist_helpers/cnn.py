@@ -258,8 +258,8 @@ def build_speed_cnn(filters: tuple[int, int] = SPEED_FILTERS) -> keras.Model:
     """The speed run's network: two batch-normalized convolution blocks and a softmax layer.
 
     ``conv 5x5 (f1) -> pool -> conv 3x3 (f2) -> pool -> dense 10``, each convolution followed by
-    batch normalization and ReLU. No dropout and no augmentation: in one or two epochs the
-    network cannot over-fit, so both would only slow it down.
+    batch normalization and ReLU. No dropout and no augmentation: in a few epochs the network
+    cannot over-fit, so both would only slow it down.
     """
     filters = check_integers(filters, "filters", low=1, length=2)
     inputs, x = _inputs()
