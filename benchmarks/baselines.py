@@ -122,4 +122,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except mh.MnistNotFoundError as exc:  # the message lists the sources tried and how to fix it
+        raise SystemExit(f"error: {exc}") from None

@@ -27,7 +27,7 @@ import numpy as np
 
 import mnist_helpers as mh
 from mnist_helpers import cnn
-from mnist_helpers.results import machine_info, seed_summary, write_results
+from mnist_helpers.results import OtherCpuUse, machine_info, seed_summary, write_results
 from mnist_helpers.training import AccuracyCurve
 
 RESULTS = Path(__file__).parent / "results" / "cnn.json"
@@ -65,14 +65,17 @@ def run_model(name, trainer, seeds, x_train, y_train, x_test, y_test, train_imag
     runs = []
     for seed in seeds:
         curve = AccuracyCurve(x_test, y_test)
-        model, seconds = trainer(x_train, y_train, seed, [curve])
+        with OtherCpuUse() as other:  # 0 on an idle machine: the timings compare only then
+            model, seconds = trainer(x_train, y_train, seed, [curve])
         predictions = model.predict(x_test, verbose=0).argmax(axis=1)
         accuracy = float(np.mean(predictions == y_test))
         runs.append({"seed": seed, "test_accuracy": accuracy, "train_seconds": round(seconds, 1),
+                     "other_cpu_share": other.share,
                      "curve_seconds": [round(s, 1) for s in curve.seconds],
                      "curve_test_accuracy": [round(a, 4) for a in curve.accuracy],
                      **{f"seconds_to_{100 * t:g}": curve.seconds_to_reach(t) for t in THRESHOLDS}})
-        print(f"{name}, seed {seed}: test accuracy {accuracy:.4f} in {seconds:.0f} s", flush=True)
+        print(f"{name}, seed {seed}: test accuracy {accuracy:.4f} in {seconds:.0f} s "
+              f"(other processes used {other.share or 0:.1%} of the CPUs)", flush=True)
     accuracies = [r["test_accuracy"] for r in runs]
     stats = seed_summary(accuracies)
     row = {"model": name, "test_accuracy": stats["mean"], "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),
@@ -145,4 +148,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except mh.MnistNotFoundError as exc:  # the message lists the sources tried and how to fix it
+        raise SystemExit(f"error: {exc}") from None

@@ -30,6 +30,7 @@ import math
 import os
 import platform
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,6 +220,48 @@ def machine_info(**versions: str) -> dict:
     """What timings were measured on: CPUs, processor, Python, plus the given library ``versions``."""
     return {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(), **versions}
+
+
+PROC_STAT = Path("/proc/stat")
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes have used since boot (Linux ``/proc/stat``); None elsewhere."""
+    try:
+        fields = PROC_STAT.read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if fields[:1] != ["cpu"] or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class OtherCpuUse:
+    """How much of the machine other processes used while a block ran: is a timing from an idle machine?
+
+    A load average cannot say it for a run that follows another run of the same script (the
+    previous run is still in the average); this counts CPU time instead::
+
+        with OtherCpuUse() as other:
+            train()
+        other.share  # CPU time of every other process / (wall time x CPUs); 0.0 on an idle machine
+
+    ``share`` is None where ``/proc/stat`` does not exist (not Linux).
+    """
+
+    def __enter__(self) -> "OtherCpuUse":
+        self.share = None
+        self._start = (_busy_cpu_seconds(), time.process_time(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        busy, own, wall = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
+        if busy is None or self._start[0] is None:
+            return
+        other = (busy - self._start[0]) - (own - self._start[1])  # this process's threads excluded
+        elapsed = (wall - self._start[2]) * (os.cpu_count() or 1)
+        self.share = round(min(1.0, max(0.0, other / elapsed)), 3) if elapsed > 0 else 0.0
 
 
 def _plain(value):

@@ -297,3 +297,37 @@ def test_seed_statistics_go_into_the_card(tmp_path):
 def test_bad_seed_statistics_are_refused(changes, message):
     with pytest.raises(ResultsFormatError, match=message):
         model_card.check_metrics({**json.loads(model_card.METRICS_FILE.read_text()), **changes})
+
+
+# ------------------------------------------------------------------ how idle the machine was
+
+def test_other_cpu_use_counts_every_process_but_this_one(monkeypatch):
+    import types
+
+    from mnist_helpers import results
+
+    readings = {"busy": iter([100.0, 110.0]), "own": iter([1.0, 3.0]), "wall": iter([50.0, 55.0])}
+    monkeypatch.setattr(results, "_busy_cpu_seconds", lambda: next(readings["busy"]))
+    monkeypatch.setattr(results, "time", types.SimpleNamespace(process_time=lambda: next(readings["own"]),
+                                                               perf_counter=lambda: next(readings["wall"])))
+    monkeypatch.setattr(results.os, "cpu_count", lambda: 2)
+    with results.OtherCpuUse() as other:
+        pass
+    assert other.share == 0.8  # (10 busy - 2 own) CPU seconds out of 5 s x 2 CPUs
+
+
+def test_other_cpu_use_reads_proc_stat_or_says_it_cannot(monkeypatch, tmp_path):
+    from mnist_helpers import results
+
+    with results.OtherCpuUse() as other:
+        sum(range(10_000))
+    if Path("/proc/stat").exists():
+        assert 0.0 <= other.share <= 1.0
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  200 0 100 5000 10 0 0 0 0 0\ncpu0 100 0 50 2500 5 0 0 0 0 0\n")
+    monkeypatch.setattr(results, "PROC_STAT", stat)
+    assert results._busy_cpu_seconds() == 300 / results.os.sysconf("SC_CLK_TCK")
+    monkeypatch.setattr(results, "PROC_STAT", tmp_path / "missing")
+    with results.OtherCpuUse() as other:
+        pass
+    assert other.share is None  # not Linux: unknown, not 0
