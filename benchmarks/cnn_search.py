@@ -91,8 +91,8 @@ def train(recipe: dict, seed: int, x_train, y_train, validation_data):
 def load_runs() -> list[dict]:
     runs = json.loads(OUT.read_text())["runs"] if OUT.exists() else []
     for run in runs:  # runs written before recipes were stored in full (all candidates, unchanged since)
-        run.setdefault("candidate", run["recipe"])
-        run.setdefault("args", RECIPES[run["recipe"]])
+        if "args" not in run:
+            run["candidate"], run["args"] = run["recipe"], RECIPES[run["recipe"]]
     return runs
 
 
