@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -149,7 +148,6 @@ def main() -> None:
             if done and not args.rerun:
                 continue
             recipe = dict(recipe, **({"epochs": 1} if args.quick else {}))
-            load = os.getloadavg()[0]
             with OtherCpuUse() as other:
                 _, history, seconds = train(recipe, seed, x_train, y_train, (x_val, y_val))
             val = history["val_accuracy"].round(4).tolist()
@@ -160,7 +158,7 @@ def main() -> None:
                 continue
             run = {"recipe": name, **kind, "seed": seed, "args": recipe, "val_accuracy": val,
                    "train_seconds": round(seconds, 1), "other_cpu_share": other.share,
-                   "load_at_start": round(load, 2), "date": time.strftime("%Y-%m-%d")}
+                   "date": time.strftime("%Y-%m-%d")}
             runs = [r for i, r in enumerate(runs) if i not in done] + [run]
             save_runs(runs)
 
