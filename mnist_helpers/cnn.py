@@ -18,22 +18,22 @@ from .checks import check_float_array, check_integer, check_integers, check_real
 
 # The final recipe, chosen on the validation split by benchmarks/cnn_search.py (chapter 9 shows the
 # evidence and checks that this recipe is one of the search's candidates).
-FINAL_FILTERS = (24, 48, 96)
-FINAL_EPOCHS = 30
+FINAL_FILTERS = (16, 32, 64)
+FINAL_EPOCHS = 20
 FINAL_BATCH_SIZE = 128
 FINAL_MAX_LR = 3e-3
 
 # The speed run: the fastest recipe found to reach 99% (chosen the same way).
-SPEED_FILTERS = (24, 48)
-SPEED_EPOCHS = 2
+SPEED_FILTERS = (16, 32)
+SPEED_EPOCHS = 3
 SPEED_BATCH_SIZE = 128
 SPEED_MAX_LR = 1e-2
 
 
 def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
     inputs = keras.Input(shape=(28, 28), name="pixels")
-    x = layers.Reshape((28, 28, 1))(inputs)
-    return inputs, layers.Rescaling(1.0 / 255)(x)
+    x = layers.Reshape((28, 28, 1), name="add_channel")(inputs)
+    return inputs, layers.Rescaling(1.0 / 255, name="scale_to_0_1")(x)
 
 
 def build_keras_example_convnet() -> keras.Model:
@@ -42,13 +42,13 @@ def build_keras_example_convnet() -> keras.Model:
     Conv(32, 3x3)-MaxPool-Conv(64, 3x3)-MaxPool-Flatten-Dropout(0.5)-Dense(10): 34,826 parameters.
     """
     inputs, x = _inputs()
-    x = layers.Conv2D(32, 3, activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(64, 3, activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(10, activation="softmax")(x)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.5, name="dropout")(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="keras_example_convnet")
 
 
@@ -63,14 +63,14 @@ def build_original_model(horizontal_flip: bool = False, seed: int = 0) -> keras.
     inputs, x = _inputs()
     if horizontal_flip:
         # A Python int: Keras' SeedGenerator refuses NumPy integers.
-        x = layers.RandomFlip("horizontal", seed=check_integer(seed, "seed"))(x)
-    for filters in (32, 64, 128):
-        x = layers.Conv2D(filters, 3, activation="relu", padding="same")(x)
-        x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dense(128, activation="relu")(x)
-    outputs = layers.Dense(10, activation="softmax")(x)
+        x = layers.RandomFlip("horizontal", seed=check_integer(seed, "seed"), name="flip")(x)
+    for block, filters in enumerate((32, 64, 128), start=1):
+        x = layers.Conv2D(filters, 3, activation="relu", padding="same", name=f"conv{block}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(256, activation="relu", name="dense1")(x)
+    x = layers.Dense(128, activation="relu", name="dense2")(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="original_model")
 
 
@@ -95,9 +95,9 @@ def build_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom:
     zoom = check_real(zoom, "zoom", low=0, high=0.3, hint=digit_safe)
     seed = check_integer(seed, "seed")  # a Python int, as Keras' SeedGenerator wants
     return keras.Sequential([
-        layers.RandomRotation(rotation_degrees / 360.0, fill_mode="constant", seed=seed),
-        layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1),
-        layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 2),
+        layers.RandomRotation(rotation_degrees / 360.0, fill_mode="constant", seed=seed, name="rotate"),
+        layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1, name="shift"),
+        layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 2, name="zoom"),
     ], name="augmentation")
 
 
@@ -106,14 +106,14 @@ BN_MOMENTUM = 0.9
 (Keras' default 0.99 needs hundreds, which leaves short runs with useless statistics)."""
 
 
-def _conv_bn(x, filters: int, kernel_size: int = 3, strides: int = 1, padding: str = "same",
-             batch_norm: bool = True):
+def _conv_bn(x, filters: int, name: str, kernel_size: int = 3, padding: str = "same", batch_norm: bool = True):
+    """Layers ``name`` (the convolution), ``name_bn`` and ``name_relu``."""
     if not batch_norm:  # the ablation: a plain convolution with its bias, then ReLU
-        return layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, activation="relu")(x)
+        return layers.Conv2D(filters, kernel_size, padding=padding, activation="relu", name=name)(x)
     # Convolution without bias (batch normalization's shift replaces it), then BN, then ReLU.
-    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
-    return layers.Activation("relu")(x)
+    x = layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def build_final_cnn(filters: tuple[int, int, int] = FINAL_FILTERS, dense_units: int = 128,
@@ -150,22 +150,23 @@ def build_final_cnn(filters: tuple[int, int, int] = FINAL_FILTERS, dense_units: 
     if augment:
         x = build_augmentation(seed=seed)(x)
     # 28x28: a larger window sees whole stroke pieces
-    x = _conv_bn(x, filters[0], kernel_size=first_kernel, batch_norm=batch_norm)
-    x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn(x, filters[1], batch_norm=batch_norm)  # 14x14: two stacked 3x3 see 5x5 with fewer weights
-    x = _conv_bn(x, filters[1], batch_norm=batch_norm)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Dropout(dropout / 2, seed=seed)(x)
-    x = _conv_bn(x, filters[2], padding="valid", batch_norm=batch_norm)  # 7x7 -> 5x5
-    x = layers.Flatten()(x)
+    x = _conv_bn(x, filters[0], "conv1", kernel_size=first_kernel, batch_norm=batch_norm)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    # 14x14: two stacked 3x3 see 5x5 with fewer weights
+    x = _conv_bn(x, filters[1], "conv2a", batch_norm=batch_norm)
+    x = _conv_bn(x, filters[1], "conv2b", batch_norm=batch_norm)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Dropout(dropout / 2, seed=seed, name="dropout2")(x)
+    x = _conv_bn(x, filters[2], "conv3", padding="valid", batch_norm=batch_norm)  # 7x7 -> 5x5
+    x = layers.Flatten(name="flatten")(x)
     if batch_norm:
-        x = layers.Dense(dense_units, use_bias=False)(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
-        x = layers.Activation("relu")(x)
+        x = layers.Dense(dense_units, use_bias=False, name="hidden")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="hidden_bn")(x)
+        x = layers.Activation("relu", name="hidden_relu")(x)
     else:
-        x = layers.Dense(dense_units, activation="relu")(x)
-    x = layers.Dropout(dropout, seed=seed + 1)(x)
-    outputs = layers.Dense(10, activation="softmax")(x)
+        x = layers.Dense(dense_units, activation="relu", name="hidden")(x)
+    x = layers.Dropout(dropout, seed=seed + 1, name="dropout_hidden")(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="final_cnn")
 
 
@@ -187,10 +188,6 @@ def warmup_cosine_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e
         initial_learning_rate=max_lr / 10, decay_steps=total - warmup, alpha=0.0,
         warmup_target=max_lr, warmup_steps=warmup)
 
-
-# The name chapter 9's committed run used; the schedule is warm-up + cosine decay (see above).
-# Goes when chapter 9 is re-executed with the new name.
-one_cycle_schedule = warmup_cosine_schedule
 
 
 def steps_per_epoch(n_examples: int, batch_size: int) -> int:
@@ -261,17 +258,17 @@ def build_speed_cnn(filters: tuple[int, int] = SPEED_FILTERS) -> keras.Model:
     """The speed run's network: two batch-normalized convolution blocks and a softmax layer.
 
     ``conv 5x5 (f1) -> pool -> conv 3x3 (f2) -> pool -> dense 10``, each convolution followed by
-    batch normalization and ReLU. No dropout and no augmentation: in one or two epochs the
-    network cannot over-fit, so both would only slow it down.
+    batch normalization and ReLU. No dropout and no augmentation: in a few epochs the network
+    cannot over-fit, so both would only slow it down.
     """
     filters = check_integers(filters, "filters", low=1, length=2)
     inputs, x = _inputs()
-    x = _conv_bn(x, filters[0], kernel_size=5)
-    x = layers.MaxPooling2D(2)(x)
-    x = _conv_bn(x, filters[1])
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    outputs = layers.Dense(10, activation="softmax")(x)
+    x = _conv_bn(x, filters[0], "conv1", kernel_size=5)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = _conv_bn(x, filters[1], "conv2")
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    outputs = layers.Dense(10, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="speed_cnn")
 
 

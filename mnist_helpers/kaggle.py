@@ -483,7 +483,7 @@ test.csv (Kaggle's Digit Recognizer): {TEST_ROWS:,} rows 'ImageId,Label', ImageI
 
 A validation split of train.csv (default 10%: 4,200 of 42,000 images, stratified, seed
 {SPLIT_SEED}) is held out and its accuracy printed. One line per epoch, then the total time. The
-book's full recipe trains for 30 epochs: try --fast first.
+book's full recipe trains for 20 epochs: try --fast first.
 
 example:
   python -m mnist_helpers.kaggle train.csv test.csv --out submission.csv

@@ -1,4 +1,6 @@
 """The CNN builders, batch normalization in NumPy against Keras, the schedule and augmentation."""
+import re
+
 import numpy as np
 import pytest
 
@@ -97,6 +99,26 @@ def test_models_take_raw_uint8_and_return_probabilities(build, params):
     probs = np.asarray(model.predict(np.zeros((3, 28, 28), np.uint8), verbose=0))
     assert probs.shape == (3, 10)
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("build", [
+    cnn.build_keras_example_convnet, lambda: cnn.build_original_model(horizontal_flip=True), cnn.build_final_cnn,
+    lambda: cnn.build_final_cnn(batch_norm=False), cnn.build_speed_cnn, cnn.build_augmentation,
+])
+def test_every_layer_has_a_name_that_says_what_it_is(build):
+    """No Keras default names ("conv2d_6"): a summary, a saved model and the web export read better."""
+    model = build()
+    names = [layer.name for layer in model.layers] + [sub.name for layer in model.layers
+                                                       for sub in getattr(layer, "layers", [])]
+    defaults = [name for name in names if re.fullmatch(rf"({'|'.join(KERAS_DEFAULT_NAMES)})(_\d+)?", name)
+                or re.fullmatch(r"(flatten|dropout)_\d+", name)]
+    assert not defaults, f"layers with Keras' default names: {defaults}"
+
+
+# Names that say only a layer's type (a lone "flatten" or "dropout" says all there is to say).
+KERAS_DEFAULT_NAMES = ("conv2d", "dense", "batch_normalization", "activation", "max_pooling2d", "reshape",
+                       "rescaling", "random_flip", "random_rotation", "random_translation", "random_zoom",
+                       "input_layer", "sequential")
 
 
 def test_augmentation_is_off_at_inference():

@@ -89,14 +89,7 @@ def typed_numbers(text: str, allowed: list[re.Pattern]) -> list[str]:
     return found
 
 
-# Chapter 9 is being rewritten (the honest final CNN, drafts/09_final_cnn.ipynb); until the
-# rewrite replaces it, its typed numbers are a known failure (strict: fixing it must remove this).
-PENDING = {"09_final_cnn": "chapter 9's rewrite (issue 12) glues its numbers"}
-
-
-@pytest.mark.parametrize("notebook", [
-    pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=PENDING[path.stem])) if path.stem in PENDING
-    else path for path in NOTEBOOKS], ids=[path.stem for path in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_numbers_in_the_prose_are_glued(notebook):
     allowed = allow_list(notebook)
     problems = [problem for text in markdown_cells(notebook) for problem in typed_numbers(text, allowed)]

@@ -205,9 +205,12 @@ def test_the_committed_card_is_generated_from_the_committed_metrics():
 def test_the_metrics_agree_with_chapter_9s_results():
     metrics = model_card.read_metrics()
     chapter = read_results(ROOT / "benchmarks" / "results" / "09_final_cnn.json")
-    single = next(row for row in chapter.rows if row.model.startswith("final CNN, single model"))
-    assert (single.test_accuracy, single.train_seconds, single.extra["params"]) == (
+    shipped = next(row for row in chapter.rows if row.model.startswith("final CNN, seed 0"))
+    assert (shipped.test_accuracy, shipped.train_seconds, shipped.extra["params"]) == (
         metrics.test_accuracy, metrics.train_seconds, metrics.params)
+    seeds = next(row for row in chapter.rows if row.model.startswith("final CNN, mean of"))
+    assert (seeds.test_accuracy, seeds.extra["test_accuracy_sd"], len(seeds.extra["seeds"])) == (
+        metrics.seed_mean_test_accuracy, metrics.seed_sd_test_accuracy, metrics.seeds)
 
 
 def test_write_metrics_writes_both_files_and_main_regenerates_the_card(tmp_path, monkeypatch, capsys):

@@ -221,19 +221,10 @@ def test_each_chapter_says_how_to_run_it_in_jupyterlab(served, context, pages):
         page.close()
 
 
-# Chapter 9 is being rewritten (issue 12, drafts/09_final_cnn.ipynb) with its exercises; the check
-# below fails once it has them, so this exemption cannot outlive the rewrite.
-EXERCISES_PENDING = {"notebooks/09_final_cnn"}
-
-
 def test_each_chapter_has_exercises_whose_solutions_open_on_click(served, context, pages):
     for docname in [p for p in pages if p.startswith("notebooks/")]:
         page = context.new_page()
         page.goto(served + docname + ".html")
-        if docname in EXERCISES_PENDING:
-            assert page.locator("div.exercise").count() == 0, f"{docname} has exercises: drop the exemption"
-            page.close()
-            continue
         assert page.locator("div.exercise").count() >= 3, f"{docname}: fewer than 3 exercises"
         solutions = page.locator("div.solution")
         assert solutions.count() >= 3, f"{docname}: fewer than 3 solutions"
