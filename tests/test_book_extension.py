@@ -45,7 +45,7 @@ def test_results_table_adds_the_prediction_column_when_a_row_has_one():
 def test_results_markdown_has_the_table_the_chart_and_a_section_per_file():
     text = ext.results_markdown([BASELINES], known_docs={"notebooks/02_baselines"})
     assert "## Classic baselines\n\nFrom `benchmarks/results/baselines.json`, written by " \
-           "{doc}`/notebooks/02_baselines`.\n\nFitted on all the training images." in text
+           "{doc}`/notebooks/02_baselines`, on 2026-11-25.\n\nFitted on all the training images." in text
     assert "* **k-NN**: slow to predict" in text
     assert "```{figure} data:image/png;base64,iVBOR" in text  # the chart, a real PNG
 

@@ -175,7 +175,7 @@ def results_markdown(files: list[Results], known_docs: set[str]) -> str:
         source = f"From `{RESULTS_DIR}/{file.path.name}`"
         if file.chapter:
             source += f", written by {chapter_link(file.chapter, known_docs)}"
-        parts.append(source + ".")
+        parts.append(f"{source}, on {file.date}.")  # the date says which files a change of recipe left behind
         if file.description:
             parts += ["", file.description]
         spread = [f"* **{_cell(row.model)}**: {100 * row.test_accuracy:.2f}% ± {100 * row.extra['test_accuracy_sd']:.2f} "
