@@ -66,6 +66,24 @@ def test_seed_spread_and_time_to_accuracy_plot_appear_when_a_file_has_them():
     assert plain.count("```{figure}") == 1 and "over seeds" not in plain
 
 
+def test_time_to_accuracy_table_gives_ratios_times_reached_and_the_other_cpu_use():
+    runs = [{"seed": 0, "other_cpu_share": 0.004}, {"seed": 1, "other_cpu_share": 0.012}]
+    benchmark = Results(title="CNN benchmark", date="2026-11-26", path=Path("cnn.json"), rows=[
+        Row("Keras example", 0.9926, 300.0, extra={"seeds": [0, 1], "time_vs_keras_example": 1.0, "runs": runs,
+                                                   "mean_seconds_to_99": 80.0, "seeds_reaching_99": 2,
+                                                   "mean_seconds_to_99.5": None, "seeds_reaching_99.5": 0}),
+        Row("final CNN", 0.996, 600.0, extra={"seeds": [0, 1], "time_vs_keras_example": 2.0,
+                                             "mean_seconds_to_99": 60.0, "seeds_reaching_99": 2,
+                                             "mean_seconds_to_99.5": 500.0, "seeds_reaching_99.5": 1})])
+    table = ext.time_to_accuracy_table(benchmark).splitlines()
+    assert table[0] == ("| model | seeds | training time vs Keras example | time to 99% | time to 99.5% "
+                        "| other CPU use (max of the runs) |")
+    assert table[2] == "| Keras example | 2 | 1.00x | 80 s | not reached | 1.2% |"
+    assert table[3] == "| final CNN | 2 | 2.00x | 60 s | 8.3 min (1 of 2 seeds) | unknown |"
+    assert ext.time_to_accuracy_table(BASELINES) == ""
+    assert "| final CNN | 2 | 2.00x |" in ext.results_markdown([benchmark], known_docs=set())
+
+
 def test_expand_results_replaces_only_the_marker(tmp_path):
     write_results(tmp_path / "baselines.json", [{"model": "k-NN", "test_accuracy": 0.97, "train_seconds": 0.2}],
                   title="Classic baselines")

@@ -44,6 +44,22 @@ def sources() -> dict[str, set[str]]:
     return found
 
 
+@pytest.fixture(scope="module")
+def spreads() -> dict[str, list[dict[str, str]]]:
+    """Seed statistics as the README writes them, per file name and chapter: mean ± sd, min, max."""
+    files, _ = read_results_folder(ROOT / "benchmarks" / "results")
+    found: dict[str, list[dict[str, str]]] = {}
+    for file in files:
+        keys = {file.path.name} | ({f"chapter {int(file.chapter[:2])}"} if file.chapter and file.chapter[:2].isdigit() else set())
+        for row in file.rows:
+            if "test_accuracy_sd" in row.extra:
+                stats = {"mean ± sd": f"{row.test_accuracy:.2%} ± {row.extra['test_accuracy_sd']:.2%}",
+                         "min": f"{row.extra['test_accuracy_min']:.2%}", "max": f"{row.extra['test_accuracy_max']:.2%}"}
+                for key in keys:
+                    found.setdefault(key, []).append(stats)
+    return found
+
+
 ROWS = table_rows(results_section())
 
 
@@ -61,3 +77,20 @@ def test_each_quoted_accuracy_is_in_the_files_it_names(row, sources):
     known = set().union(*(sources[key] for key in named))
     assert accuracy.group(0) in known, (f"README row {row[0]!r} quotes {accuracy.group(0)}, which is not a test accuracy "
                                         f"in {named}: {sorted(known)}")
+
+
+
+SPREAD_ROWS = [row for row in ROWS if "±" in " | ".join(row)]
+
+
+@pytest.mark.parametrize("row", SPREAD_ROWS, ids=[row[0][:40] for row in SPREAD_ROWS])
+def test_each_quoted_seed_spread_is_in_the_files_it_names(row, spreads):
+    text = " | ".join(row).replace("**", "")
+    named = [key for key in spreads if re.search(re.escape(key) + r"(?![\w.])", text)] or ["cnn.json"]
+    quoted = re.search(r"\d{2}\.\d{2}% ± \d\.\d{2}%", text)
+    assert quoted, f"README row {row[0]!r}: write a seed spread as '99.58% ± 0.05% (min 99.50%, max 99.61%)'"
+    extremes = {name: re.findall(rf"\b{name} (\d{{2}}\.\d{{2}}%)", text) for name in ("min", "max")}
+    matches = [stats for key in named for stats in spreads.get(key, [])
+               if stats["mean ± sd"] == quoted.group(0)
+               and all(stats[name] == value for name, values in extremes.items() for value in values)]
+    assert matches, f"README row {row[0]!r} quotes {quoted.group(0)!r} {extremes}: not a seed spread in {named}"

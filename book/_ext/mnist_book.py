@@ -120,6 +120,38 @@ def has_curves(file: Results) -> bool:
     return any(run.get("curve_seconds") for row in file.rows for run in row.extra.get("runs", []))
 
 
+def _threshold_keys(row) -> list[tuple[str, str]]:
+    """``(label, key)`` of the row's mean times to a test accuracy: ``("99.26%", "mean_seconds_to_99.26")``."""
+    return [(key.removeprefix("mean_seconds_to_") + "%", key) for key in row.extra
+            if key.startswith("mean_seconds_to_")]
+
+
+def time_to_accuracy_table(file: Results) -> str:
+    """Per model: time against the file's first model, mean time to each accuracy, other CPU use.
+
+    Empty when no row has times to an accuracy (the CNN benchmark's ``mean_seconds_to_*``).
+    """
+    rows = [row for row in file.rows if _threshold_keys(row)]
+    if not rows:
+        return ""
+    thresholds = _threshold_keys(rows[0])
+    header = ["model", "seeds", f"training time vs {_cell(file.rows[0].model)}",
+              *(f"time to {label}" for label, _ in thresholds), "other CPU use (max of the runs)"]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for row in rows:
+        seeds = len(row.extra.get("seeds", [])) or 1
+        ratio = row.extra.get("time_vs_keras_example")
+        times = []
+        for label, key in thresholds:
+            seconds, reached = row.extra.get(key), row.extra.get(key.replace("mean_seconds_to_", "seeds_reaching_"))
+            times.append("not reached" if seconds is None else
+                         format_seconds(seconds) + (f" ({reached} of {seeds} seeds)" if reached not in (None, seeds) else ""))
+        shares = [run["other_cpu_share"] for run in row.extra.get("runs", []) if run.get("other_cpu_share") is not None]
+        lines.append("| " + " | ".join([_cell(row.model), str(seeds), "" if ratio is None else f"{ratio:.2f}x", *times,
+                                        f"{max(shares):.1%}" if shares else "unknown"]) + " |")
+    return "\n".join(lines)
+
+
 def time_to_accuracy_png(file: Results) -> bytes:
     """Test accuracy after each epoch against training seconds (log x), one line per seed."""
     import matplotlib
@@ -187,6 +219,11 @@ def results_markdown(files: list[Results], known_docs: set[str]) -> str:
         notes = [f"* **{_cell(row.model)}**: {row.notes}" for row in file.rows if row.notes]
         if notes:
             parts += ["", *notes]
+        table = time_to_accuracy_table(file)
+        if table:
+            parts += ["", "Mean training time to reach each test accuracy (over the seeds that reached it), "
+                          "and the largest share of the CPUs other processes used during a run (0% on an "
+                          "idle machine, where timings compare):", "", table]
         if has_curves(file):
             parts += ["", f"```{{figure}} {data_uri(time_to_accuracy_png(file))}",
                       ":alt: test accuracy against training time, one line per seed", ":width: 90%", "",
