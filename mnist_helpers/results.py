@@ -247,6 +247,8 @@ class OtherCpuUse:
             train()
         other.share  # CPU time of every other process / (wall time x CPUs); 0.0 on an idle machine
 
+    On a virtual machine, the time the hypervisor gave these CPUs to other machines (``steal`` in
+    ``/proc/stat``) counts as other use too: it slows a timing just as another process does.
     ``share`` is None where ``/proc/stat`` does not exist (not Linux).
     """
 
