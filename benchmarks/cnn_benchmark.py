@@ -71,12 +71,13 @@ def run_model(name, trainer, seeds, x_train, y_train, x_test, y_test, train_imag
         predictions = model.predict(x_test, verbose=0).argmax(axis=1)
         accuracy = float(np.mean(predictions == y_test))
         runs.append({"seed": seed, "test_accuracy": accuracy, "train_seconds": round(seconds, 1),
-                     "other_cpu_share": other.share,
+                     "other_cpu_share": other.share, "steal_share": other.steal_share,
                      "curve_seconds": [round(s, 1) for s in curve.seconds],
                      "curve_test_accuracy": [round(a, 4) for a in curve.accuracy],
                      **{f"seconds_to_{100 * t:g}": curve.seconds_to_reach(t) for t in THRESHOLDS}})
+        stolen = "unknown" if other.steal_share is None else f"{other.steal_share:.1%}"  # part of `other`
         print(f"{name}, seed {seed}: test accuracy {accuracy:.4f} in {seconds:.0f} s "
-              f"(other processes used {other} of the CPUs)", flush=True)
+              f"(other use of the CPUs {other}, of which the hypervisor {stolen})", flush=True)
     accuracies = [r["test_accuracy"] for r in runs]
     stats = seed_summary(accuracies)
     row = {"model": name, "test_accuracy": stats["mean"], "train_seconds": float(np.mean([r["train_seconds"] for r in runs])),

@@ -157,7 +157,7 @@ def main() -> None:
             if args.quick:
                 continue
             run = {"recipe": name, **kind, "seed": seed, "args": recipe, "val_accuracy": val,
-                   "train_seconds": round(seconds, 1), "other_cpu_share": other.share,
+                   "train_seconds": round(seconds, 1), "other_cpu_share": other.share, "steal_share": other.steal_share,
                    "date": time.strftime("%Y-%m-%d")}
             runs = [r for i, r in enumerate(runs) if i not in done] + [run]
             save_runs(runs)

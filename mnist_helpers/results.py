@@ -225,8 +225,9 @@ def machine_info(**versions: str) -> dict:
 PROC_STAT = Path("/proc/stat")
 
 
-def _busy_cpu_seconds() -> float | None:
-    """CPU seconds all processes have used since boot (Linux ``/proc/stat``); None elsewhere."""
+def _busy_cpu_seconds() -> tuple[float, float] | None:
+    """CPU seconds all processes used since boot, and the part of it stolen by the hypervisor
+    (Linux ``/proc/stat``); None elsewhere."""
     try:
         fields = PROC_STAT.read_text().splitlines()[0].split()
     except (OSError, IndexError):
@@ -234,7 +235,8 @@ def _busy_cpu_seconds() -> float | None:
     if fields[:1] != ["cpu"] or len(fields) < 9:
         return None
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq + steal) / ticks, steal / ticks
 
 
 class OtherCpuUse:
@@ -249,21 +251,27 @@ class OtherCpuUse:
 
     On a virtual machine, the time the hypervisor gave these CPUs to other machines (``steal`` in
     ``/proc/stat``) counts as other use too: it slows a timing just as another process does.
-    ``share`` is None where ``/proc/stat`` does not exist (not Linux).
+    ``other.steal_share`` is that part alone (a share of wall time x CPUs, like ``share``).
+    Both are None where ``/proc/stat`` does not exist (not Linux).
     """
 
     def __enter__(self) -> "OtherCpuUse":
-        self.share = None
+        self.share = self.steal_share = None
         self._start = (_busy_cpu_seconds(), time.process_time(), time.perf_counter())
         return self
 
     def __exit__(self, *exc_info) -> None:
-        busy, own, wall = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
-        if busy is None or self._start[0] is None:
+        cpu, own, wall = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
+        if cpu is None or self._start[0] is None:
             return
-        other = (busy - self._start[0]) - (own - self._start[1])  # this process's threads excluded
+        (busy, steal), (busy_before, steal_before) = cpu, self._start[0]
+        other = (busy - busy_before) - (own - self._start[1])  # this process's threads excluded
         elapsed = (wall - self._start[2]) * (os.cpu_count() or 1)
-        self.share = round(min(1.0, max(0.0, other / elapsed)), 3) if elapsed > 0 else 0.0
+        if elapsed <= 0:
+            self.share = self.steal_share = 0.0
+            return
+        self.share = round(min(1.0, max(0.0, other / elapsed)), 3)
+        self.steal_share = round(min(1.0, max(0.0, (steal - steal_before) / elapsed)), 3)
 
     def __str__(self) -> str:
         """The share as a reader says it: ``"0.3%"``, or ``"unknown"`` where it cannot be measured."""

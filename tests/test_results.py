@@ -312,7 +312,7 @@ def test_other_cpu_use_counts_every_process_but_this_one(monkeypatch):
 
     from mnist_helpers import results
 
-    readings = {"busy": iter([100.0, 110.0]), "own": iter([1.0, 3.0]), "wall": iter([50.0, 55.0])}
+    readings = {"busy": iter([(100.0, 7.0), (110.0, 8.0)]), "own": iter([1.0, 3.0]), "wall": iter([50.0, 55.0])}
     monkeypatch.setattr(results, "_busy_cpu_seconds", lambda: next(readings["busy"]))
     monkeypatch.setattr(results, "time", types.SimpleNamespace(process_time=lambda: next(readings["own"]),
                                                                perf_counter=lambda: next(readings["wall"])))
@@ -320,6 +320,7 @@ def test_other_cpu_use_counts_every_process_but_this_one(monkeypatch):
     with results.OtherCpuUse() as other:
         pass
     assert other.share == 0.8  # (10 busy - 2 own) CPU seconds out of 5 s x 2 CPUs
+    assert other.steal_share == 0.1  # 1 s of it stolen by the hypervisor
     assert str(other) == "80.0%"
 
 
@@ -331,11 +332,12 @@ def test_other_cpu_use_reads_proc_stat_or_says_it_cannot(monkeypatch, tmp_path):
     if Path("/proc/stat").exists():
         assert 0.0 <= other.share <= 1.0
     stat = tmp_path / "stat"
-    stat.write_text("cpu  200 0 100 5000 10 0 0 0 0 0\ncpu0 100 0 50 2500 5 0 0 0 0 0\n")
+    stat.write_text("cpu  200 0 100 5000 10 0 0 50 0 0\ncpu0 100 0 50 2500 5 0 0 25 0 0\n")
     monkeypatch.setattr(results, "PROC_STAT", stat)
-    assert results._busy_cpu_seconds() == 300 / results.os.sysconf("SC_CLK_TCK")
+    ticks = results.os.sysconf("SC_CLK_TCK")
+    assert results._busy_cpu_seconds() == (350 / ticks, 50 / ticks)  # steal counts as busy
     monkeypatch.setattr(results, "PROC_STAT", tmp_path / "missing")
     with results.OtherCpuUse() as other:
         pass
-    assert other.share is None  # not Linux: unknown, not 0
+    assert other.share is None and other.steal_share is None  # not Linux: unknown, not 0
     assert str(other) == "unknown"
