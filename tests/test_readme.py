@@ -24,7 +24,7 @@ def table_rows(section: str) -> list[list[str]]:
     """The body rows of every Markdown table in ``section``, as lists of cells."""
     rows = []
     for line in section.splitlines():
-        if line.startswith("|") and not re.fullmatch(r"\|[-| ]+\|", line):
+        if line.startswith("|") and not re.fullmatch(r"\|[-|: ]+\|", line):
             rows.append([cell.strip() for cell in line.strip("|").split("|")])
     return [row for row in rows if row[0] != "model"]  # headers start with "model"
 
