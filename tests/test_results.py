@@ -341,3 +341,24 @@ def test_other_cpu_use_reads_proc_stat_or_says_it_cannot(monkeypatch, tmp_path):
         pass
     assert other.share is None and other.steal_share is None  # not Linux: unknown, not 0
     assert str(other) == "unknown"
+
+
+def test_wait_until_idle_waits_for_the_load_to_fall_and_gives_up_with_a_clear_error(monkeypatch):
+    import types
+
+    from mnist_helpers import results
+
+    loads = iter([(1.8, 1.9, 2.0), (1.2, 1.8, 2.0), (0.7, 1.6, 1.9)])
+    clock = {"now": 0.0}
+    fake_time = types.SimpleNamespace(monotonic=lambda: clock["now"],
+                                      sleep=lambda s: clock.__setitem__("now", clock["now"] + s))
+    monkeypatch.setattr(results, "time", fake_time)
+    monkeypatch.setattr(results.os, "getloadavg", lambda: next(loads))
+    said = []
+    assert results.wait_until_idle(poll_seconds=10, log=said.append) == [0.7, 1.6, 1.9]
+    assert clock["now"] == 20 and len(said) == 2 and "load average 1.80" in said[0]
+
+    clock["now"] = 0.0
+    monkeypatch.setattr(results.os, "getloadavg", lambda: (1.5, 1.5, 1.5))
+    with pytest.raises(TimeoutError, match=r"still 1.50 after 60 s: stop the other jobs"):
+        results.wait_until_idle(timeout_seconds=60, log=said.append)
