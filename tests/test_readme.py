@@ -30,32 +30,46 @@ def table_rows(section: str) -> list[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def sources() -> dict[str, set[str]]:
-    """Test accuracies (as the README writes them, "99.61%") per chapter number and per file name."""
+def results_files():
     files, problems = read_results_folder(ROOT / "benchmarks" / "results")
     assert not problems, problems
+    return files
+
+
+def source_keys(file) -> set[str]:
+    """How a README row names ``file``: its file name, and "chapter N" for a chapter's file."""
+    keys = {file.path.name}
+    if file.chapter and file.chapter[:2].isdigit():
+        keys.add(f"chapter {int(file.chapter[:2])}")
+    return keys
+
+
+def named_sources(text: str, keys) -> list[str]:
+    """The keys ``text`` names; "chapter 1" must not match "chapter 10". The benchmark table's
+    rows name none: they all come from cnn.json."""
+    return [key for key in keys if re.search(re.escape(key) + r"(?![\w.])", text)] or ["cnn.json"]
+
+
+@pytest.fixture(scope="module")
+def sources(results_files) -> dict[str, set[str]]:
+    """Test accuracies (as the README writes them, "99.61%") per chapter number and per file name."""
     found: dict[str, set[str]] = {}
-    for file in files:
-        keys = {file.path.name}
-        if file.chapter and file.chapter[:2].isdigit():
-            keys.add(f"chapter {int(file.chapter[:2])}")
-        for key in keys:
+    for file in results_files:
+        for key in source_keys(file):
             found.setdefault(key, set()).update(f"{row.test_accuracy:.2%}" for row in file.rows)
     return found
 
 
 @pytest.fixture(scope="module")
-def spreads() -> dict[str, list[dict[str, str]]]:
+def spreads(results_files) -> dict[str, list[dict[str, str]]]:
     """Seed statistics as the README writes them, per file name and chapter: mean ± sd, min, max."""
-    files, _ = read_results_folder(ROOT / "benchmarks" / "results")
     found: dict[str, list[dict[str, str]]] = {}
-    for file in files:
-        keys = {file.path.name} | ({f"chapter {int(file.chapter[:2])}"} if file.chapter and file.chapter[:2].isdigit() else set())
+    for file in results_files:
         for row in file.rows:
             if "test_accuracy_sd" in row.extra:
                 stats = {"mean ± sd": f"{row.test_accuracy:.2%} ± {row.extra['test_accuracy_sd']:.2%}",
                          "min": f"{row.extra['test_accuracy_min']:.2%}", "max": f"{row.extra['test_accuracy_max']:.2%}"}
-                for key in keys:
+                for key in source_keys(file):
                     found.setdefault(key, []).append(stats)
     return found
 
@@ -70,8 +84,7 @@ def test_the_results_section_has_tables():
 @pytest.mark.parametrize("row", ROWS, ids=[row[0][:40] for row in ROWS])
 def test_each_quoted_accuracy_is_in_the_files_it_names(row, sources):
     text = " | ".join(row)
-    # "chapter 1" must not match "chapter 10"; the benchmark table's rows all come from cnn.json.
-    named = [key for key in sources if re.search(re.escape(key) + r"(?![\w.])", text)] or ["cnn.json"]
+    named = named_sources(text, sources)
     accuracy = re.search(r"\b\d{2}\.\d{2}%", " | ".join(row[1:]))
     assert accuracy, f"no test accuracy in README row {text!r}"
     known = set().union(*(sources[key] for key in named))
@@ -79,14 +92,13 @@ def test_each_quoted_accuracy_is_in_the_files_it_names(row, sources):
                                         f"in {named}: {sorted(known)}")
 
 
-
 SPREAD_ROWS = [row for row in ROWS if "±" in " | ".join(row)]
 
 
 @pytest.mark.parametrize("row", SPREAD_ROWS, ids=[row[0][:40] for row in SPREAD_ROWS])
-def test_each_quoted_seed_spread_is_in_the_files_it_names(row, spreads):
+def test_each_quoted_seed_spread_is_in_the_files_it_names(row, sources, spreads):
     text = " | ".join(row).replace("**", "")
-    named = [key for key in spreads if re.search(re.escape(key) + r"(?![\w.])", text)] or ["cnn.json"]
+    named = named_sources(text, sources)
     quoted = re.search(r"\d{2}\.\d{2}% ± \d\.\d{2}%", text)
     assert quoted, f"README row {row[0]!r}: write a seed spread as '99.58% ± 0.05% (min 99.50%, max 99.61%)'"
     extremes = {name: re.findall(rf"\b{name} (\d{{2}}\.\d{{2}}%)", text) for name in ("min", "max")}
