@@ -222,8 +222,8 @@ def results_markdown(files: list[Results], known_docs: set[str]) -> str:
         table = time_to_accuracy_table(file)
         if table:
             parts += ["", "Mean training time to reach each test accuracy (over the seeds that reached it), "
-                          "and the largest share of the CPUs other processes used during a run (0% on an "
-                          "idle machine, where timings compare):", "", table]
+                          "and the largest share of the CPUs used by other processes or taken by the "
+                          "hypervisor during a run (a few percent at most when nothing else ran):", "", table]
         if has_curves(file):
             parts += ["", f"```{{figure}} {data_uri(time_to_accuracy_png(file))}",
                       ":alt: test accuracy against training time, one line per seed", ":width: 90%", "",
