@@ -61,6 +61,11 @@ def scheduled(build, epochs: int, batch_size: int, max_lr: float):
     return train
 
 
+def _rounded(seconds: float | None) -> float | None:
+    """``seconds`` to 0.1 s, as the curves are written; None (never reached) stays None."""
+    return None if seconds is None else round(seconds, 1)
+
+
 def run_model(name, trainer, seeds, x_train, y_train, x_test, y_test, train_images: int) -> dict:
     """Train ``trainer`` once per seed; the row of the results file, with per-seed details."""
     runs = []
@@ -75,7 +80,7 @@ def run_model(name, trainer, seeds, x_train, y_train, x_test, y_test, train_imag
                      "other_cpu_share": other.share, "steal_share": other.steal_share,
                      "curve_seconds": [round(s, 1) for s in curve.seconds],
                      "curve_test_accuracy": [round(a, 4) for a in curve.accuracy],
-                     **{f"seconds_to_{100 * t:g}": curve.seconds_to_reach(t) for t in THRESHOLDS}})
+                     **{f"seconds_to_{100 * t:g}": _rounded(curve.seconds_to_reach(t)) for t in THRESHOLDS}})
         stolen = "unknown" if other.steal_share is None else f"{other.steal_share:.1%}"  # part of `other`
         print(f"{name}, seed {seed}: test accuracy {accuracy:.4f} in {seconds:.0f} s "
               f"(other use of the CPUs {other}, of which the hypervisor {stolen})", flush=True)
