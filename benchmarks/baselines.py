@@ -17,7 +17,6 @@ Options (``--help``) make smaller smoke runs, written elsewhere with ``--out``.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -29,7 +28,7 @@ import sklearn
 
 import mnist_helpers as mh
 from mnist_helpers import baselines as bl
-from mnist_helpers.results import machine_info, write_results
+from mnist_helpers.results import load_average, machine_info, write_results
 
 # The same settings as chapter 2 (the chapter checks that they agree).
 LOGREG_C = 0.1
@@ -96,9 +95,9 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     # The load average says whether the CPU was free, i.e. whether the seconds are clean.
     machine = machine_info(platform=platform.platform(), numpy=np.__version__, scikit_learn=sklearn.__version__,
-                           load_average_at_start=[round(v, 2) for v in os.getloadavg()])
+                           load_average_at_start=load_average())
     rows = run(args.train_size, args.test_size, args.methods)
-    machine["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    machine["load_average_at_end"] = load_average()
     table = bl.comparison_table([{"method": r["model"], "train images": r["train_images"],
                                   "test accuracy": r["test_accuracy"], "fit s": r["train_seconds"],
                                   "predict s": r["predict_seconds"]} for r in rows])

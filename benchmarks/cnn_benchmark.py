@@ -20,7 +20,6 @@ the 1-minute load average is under 1, and records every run's other CPU use):
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -28,7 +27,8 @@ import numpy as np
 
 import mnist_helpers as mh
 from mnist_helpers import cnn
-from mnist_helpers.results import OtherCpuUse, machine_info, seed_summary, wait_until_idle, write_results
+from mnist_helpers.results import (OtherCpuUse, load_average, machine_info, seed_summary, wait_until_idle,
+                                   write_results)
 from mnist_helpers.training import AccuracyCurve
 
 RESULTS = Path(__file__).parent / "results" / "cnn.json"
@@ -123,7 +123,7 @@ def main() -> None:
         ("speed run", scheduled(lambda seed: cnn.build_speed_cnn(), epochs(cnn.SPEED_EPOCHS),
                                 cnn.SPEED_BATCH_SIZE, cnn.SPEED_MAX_LR), range(args.seeds), n),
     ]
-    load_at_start = [round(v, 2) for v in os.getloadavg()] if args.quick else wait_until_idle()
+    load_at_start = load_average() if args.quick else wait_until_idle()
     start = time.perf_counter()
     rows = [run_model(name, trainer, list(seeds), x_train, y_train, x_test, y_test, images)
             for name, trainer, seeds, images in models]

@@ -278,6 +278,11 @@ class OtherCpuUse:
         return "unknown" if self.share is None else f"{self.share:.1%}"
 
 
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, to 0.01; ``[]`` where they cannot be read (not Unix)."""
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
 def wait_until_idle(max_load: float = 1.0, timeout_seconds: float = 900.0, poll_seconds: float = 10.0,
                     log=print) -> list[float]:
     """Wait until the 1-minute load average is under ``max_load``; return the three load averages then.
@@ -285,21 +290,19 @@ def wait_until_idle(max_load: float = 1.0, timeout_seconds: float = 900.0, poll_
     A job that has just ended keeps the load average up for a minute or two after it; a benchmark
     that starts then would record a busy start although nothing else runs. Waiting makes the load
     average written beside the timings say what it should. Raises ``TimeoutError`` (naming the
-    load and the fix) if the machine stays busy for ``timeout_seconds``; returns at once where the
-    load average cannot be read (not Unix).
+    load and the fix) if the machine stays busy for ``timeout_seconds``; returns ``[]`` at once where
+    the load average cannot be read (not Unix).
     """
-    if not hasattr(os, "getloadavg"):
-        return []
     deadline = time.monotonic() + timeout_seconds
-    load = os.getloadavg()
-    while load[0] >= max_load:
+    load = load_average()
+    while load and load[0] >= max_load:
         if time.monotonic() >= deadline:
             raise TimeoutError(f"the 1-minute load average is still {load[0]:.2f} after {timeout_seconds:.0f} s: "
                                f"stop the other jobs (see `top`), then run the benchmark again")
         log(f"waiting for an idle machine: load average {load[0]:.2f} (under {max_load:g} to start)")
         time.sleep(poll_seconds)
-        load = os.getloadavg()
-    return [round(v, 2) for v in load]
+        load = load_average()
+    return load
 
 
 def _plain(value):

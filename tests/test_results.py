@@ -362,3 +362,6 @@ def test_wait_until_idle_waits_for_the_load_to_fall_and_gives_up_with_a_clear_er
     monkeypatch.setattr(results.os, "getloadavg", lambda: (1.5, 1.5, 1.5))
     with pytest.raises(TimeoutError, match=r"still 1.50 after 60 s: stop the other jobs"):
         results.wait_until_idle(timeout_seconds=60, log=said.append)
+
+    monkeypatch.delattr(results.os, "getloadavg")  # not Unix: nothing to wait for, nothing to record
+    assert results.load_average() == [] and results.wait_until_idle(log=said.append) == []
