@@ -84,7 +84,8 @@ test-lab: browser
 	$(BIN)/python -m pytest tests/test_jupyterlab.py
 
 # Re-execute the notebooks on the full data and save their outputs (what is committed). Only
-# here do the chapters record their results (mh.record_results writes to MNIST_RESULTS_DIR).
+# here do the chapters record their results (mh.record_results writes to MNIST_RESULTS_DIR, the
+# package's results folder mnist_helpers/book_results).
 # Each chapter first runs in the fast mode (outputs thrown away), so that the "time to run" line
 # at its top quotes both modes measured on the same machine: the fast run's cells took from the
 # first one's start to the last one's end (nbclient's timestamps), passed to the full run as
@@ -100,7 +101,7 @@ execute: setup
 	  if MNIST_FAST=1 $(BIN)/jupyter nbconvert --to notebook --execute --output-dir $$scratch --ExecutePreprocessor.timeout=3600 $$nb; then \
 	    fast=$$($(BIN)/python -c '$(CELLS_SECONDS)' $$scratch/$$(basename $$nb)); \
 	    echo "make execute: $$nb, full data (fast mode took $$fast s)"; \
-	    MNIST_FAST_SECONDS=$$fast MNIST_RESULTS_DIR=$(abspath benchmarks/results) $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 $$nb || failed="$$failed $$nb"; \
+	    MNIST_FAST_SECONDS=$$fast MNIST_RESULTS_DIR=$(abspath mnist_helpers/book_results) $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 $$nb || failed="$$failed $$nb"; \
 	  else failed="$$failed $$nb"; fi; \
 	done; rm -rf $$scratch; \
 	if [ -n "$$failed" ]; then echo "make execute: FAILED:$$failed"; exit 1; fi

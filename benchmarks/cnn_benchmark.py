@@ -8,7 +8,7 @@
 Each trains on the 60,000 training images (the Keras example holds out 10%, as published) and
 its final model is tested once on the 10,000 test images. After every epoch the test accuracy is
 also measured off the training clock, for the time-to-accuracy plot only: nothing is chosen from
-it. Prints a table and writes benchmarks/results/cnn.json (``mnist_helpers.results`` format):
+it. Prints a table and writes mnist_helpers/book_results/cnn.json (``mnist_helpers.results`` format):
 per model the seeds, mean/sd/min/max test accuracy, mean training time and the time to reach
 99.0%, 99.26% and 99.5%. Run from the repository root, on an idle machine (it first waits until
 the 1-minute load average is under 1, and records every run's other CPU use):
@@ -21,17 +21,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 
 import mnist_helpers as mh
 from mnist_helpers import cnn
-from mnist_helpers.results import (OtherCpuUse, load_average, machine_info, seed_summary, wait_until_idle,
-                                   write_results)
+from mnist_helpers.results import (OtherCpuUse, load_average, machine_info, results_folder, seed_summary,
+                                   wait_until_idle, write_results)
 from mnist_helpers.training import AccuracyCurve
 
-RESULTS = Path(__file__).parent / "results" / "cnn.json"
+RESULTS = results_folder() / "cnn.json"
 THRESHOLDS = (0.99, 0.9926, 0.995)
 
 

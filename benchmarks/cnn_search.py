@@ -8,11 +8,12 @@ of run:
 * ablations (``--ablations NAME``): candidate NAME with one part removed or swapped at a time
   (``ABLATIONS``), for chapter 9's table of what each part buys.
 
-Prints one line per run and writes ``benchmarks/search/cnn_search.json`` (per run: the recipe in
-full, validation accuracy per epoch, training seconds, and the share of the CPUs other processes
-used meanwhile, 0 on an idle machine), which
-chapter 9 reads as the evidence for its choices. Runs already in the file (same name and seed) are
-skipped, so a search that takes hours can be stopped and resumed; ``--rerun`` replaces them.
+Prints one line per run and writes ``mnist_helpers/book_results/search/cnn_search.json`` (per run:
+the recipe in full, validation accuracy per epoch, training seconds, and the share of the CPUs other
+processes used meanwhile, 0 on an idle machine), which chapter 9 reads
+(``mnist_helpers.results.read_search()``) as the evidence for its choices. Runs already in the file
+(same name and seed) are skipped, so a search that takes hours can be stopped and resumed;
+``--rerun`` replaces them.
 Run from the repository root, on an idle machine (timings are compared; the other CPU use is recorded):
 
     MNIST_DATA=../shared/data/mnist .venv/bin/python benchmarks/cnn_search.py --only narrow_20ep --seeds 0 1
@@ -25,13 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import mnist_helpers as mh
 from mnist_helpers import cnn
-from mnist_helpers.results import OtherCpuUse
+from mnist_helpers.results import SEARCH_FILE, OtherCpuUse, read_search, results_folder
 
-OUT = Path(__file__).parent / "search" / "cnn_search.json"
+OUT = results_folder() / SEARCH_FILE
 
 # Every argument spelled out, so that a recipe's meaning does not change with the package's defaults.
 # "final": cnn.train_final_cnn (the final CNN, with augmentation and dropout); "speed":
@@ -88,7 +88,7 @@ def train(recipe: dict, seed: int, x_train, y_train, validation_data):
 
 
 def load_runs() -> list[dict]:
-    runs = json.loads(OUT.read_text())["runs"] if OUT.exists() else []
+    runs = read_search(OUT)["runs"] if OUT.exists() else []
     for run in runs:  # runs written before recipes were stored in full (all candidates, unchanged since)
         if "args" not in run:
             run["candidate"], run["args"] = run["recipe"], RECIPES[run["recipe"]]

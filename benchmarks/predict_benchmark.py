@@ -19,11 +19,12 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from mnist_helpers.checks import check_integer
+from mnist_helpers.predict import sample_digit_files
 
-IMAGE = Path(__file__).resolve().parent.parent / "notebooks" / "assets" / "own_digits" / "typed_3_dark_on_light.png"
+# One of the package's sample digits (mnist_helpers/sample_digits/).
+IMAGE = next(path for path in sample_digit_files() if path.name == "typed_3_dark_on_light.png")
 
 
 def median_seconds(run, repeats: int) -> float:

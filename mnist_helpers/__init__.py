@@ -50,6 +50,7 @@ _EXPORTS = {
     "plot_mean_images": "plots", "plot_pixel_histogram": "plots",
     "bounding_boxes": "preprocessing", "centers_of_mass": "preprocessing", "check_images": "preprocessing",
     "scale": "preprocessing", "subsample": "preprocessing", "train_val_split": "preprocessing",
+    "sample_digit_files": "predict",
     "record_results": "results",
     "fit": "training",
 }

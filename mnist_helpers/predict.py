@@ -19,6 +19,7 @@ functions stay quick.
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import struct
 import sys
 import warnings
@@ -32,6 +33,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_MODEL = Path(__file__).parent / "model" / "mnist_cnn.keras"
 """The trained model shipped with the package (see model/MODEL_CARD.md beside it)."""
+
+SAMPLE_DIGITS = "sample_digits"
+"""The package's folder of sample digit images (see :func:`sample_digit_files`)."""
 
 MIN_CONTRAST = 32
 """Ink must differ from the background by this many grey levels (of 255), or the image is blank."""
@@ -58,6 +62,30 @@ class ImageInputError(ValueError):
 
 class ModelFileError(ValueError):
     """A model file that cannot be used for prediction; the message says why and what to do."""
+
+
+def sample_digit_files() -> list[Path]:
+    """The sample digit images shipped with the package, to try :func:`load_image` and the model on.
+
+    Four PNGs made by ``tests/digit_images.py``: typed and drawn digits, dark ink on light paper,
+    the reverse and a coloured one. Each name says its digit, e.g. ``typed_3_dark_on_light.png``.
+
+    Returns
+    -------
+    list of Path
+        The files, sorted by name (``mnist_helpers/sample_digits/*.png``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The package was installed without its data (the folder is missing or holds no PNG).
+    """
+    folder = importlib.resources.files("mnist_helpers") / SAMPLE_DIGITS
+    files = sorted(folder.glob("*.png")) if isinstance(folder, Path) and folder.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"no sample digit images in {folder}: install mnist_helpers from its repository "
+                                "(pip install .), which ships sample_digits/*.png as package data")
+    return files
 
 
 def _describe(exc: BaseException) -> str:

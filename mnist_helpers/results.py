@@ -5,6 +5,11 @@ This module is the format's only writer and only reader. A chapter that trains m
 results page (``book/_ext/mnist_book.py``) and the chapters read with :func:`read_results` and
 :func:`read_results_folder`.
 
+The book's results files are package data, in one place: :func:`results_folder`, the package's
+``book_results/`` (``make execute`` and the benchmark scripts write there; ``read_results("baselines")``
+reads ``book_results/baselines.json``). Chapter 9's recipe search is ``book_results/search/cnn_search.json``
+(:func:`read_search`), kept out of the results folder's ``*.json`` because it is another format.
+
 A results file is a JSON object::
 
     {"title": "The neuron and the Dense layer",      # required: the section title
@@ -25,6 +30,7 @@ Only light modules are imported here: the website's build imports this one.
 from __future__ import annotations
 
 import datetime
+import importlib.resources
 import json
 import math
 import os
@@ -39,6 +45,12 @@ from .config import fast_mode
 
 RESULTS_ENV = "MNIST_RESULTS_DIR"
 """Environment variable naming the folder ``record_results`` writes to (``make execute`` sets it)."""
+
+RESULTS_SUBFOLDER = "book_results"
+"""The package's folder of results files (see :func:`results_folder`)."""
+
+SEARCH_FILE = "search/cnn_search.json"
+"""Chapter 9's recipe search, inside :func:`results_folder` (see :func:`read_search`)."""
 
 ROW_FIELDS = ("model", "test_accuracy", "train_seconds", "predict_seconds", "notes", "chapter")
 FILE_FIELDS = ("title", "chapter", "description", "date", "rows")
@@ -161,15 +173,98 @@ def _parse(data, source: str, path: Path | None = None) -> Results:
     )
 
 
-# ------------------------------------------------------------------ reading
+# ------------------------------------------------------------------ the package's results
 
-def read_results(path: str | os.PathLike) -> Results:
-    """Read and check one results file.
+def results_folder() -> Path:
+    """The folder of the book's results files: ``book_results/`` inside the installed package.
+
+    Every chapter's results (``<chapter>.json``), the benchmarks' (``baselines.json``,
+    ``cnn.json``) and, in ``search/``, chapter 9's recipe search. ``make execute`` points
+    ``MNIST_RESULTS_DIR`` here; the benchmark scripts write here by default; the website's
+    results page and the chapters read from here.
+
+    Returns
+    -------
+    Path
+        The folder (in a clone of the repository with an editable install:
+        ``mnist_helpers/book_results``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The package was installed without its data (not from a file system, or the folder is missing).
+    """
+    folder = importlib.resources.files("mnist_helpers") / RESULTS_SUBFOLDER
+    if not isinstance(folder, Path) or not folder.is_dir():
+        raise FileNotFoundError(f"the results folder {folder} is not there: install mnist_helpers from its "
+                                "repository (pip install .), which ships book_results/ as package data")
+    return folder
+
+
+def result_names() -> list[str]:
+    """The names :func:`read_results` accepts: the package's results files without ``.json``, sorted.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["03_standardization", ..., "baselines", "cnn"]``.
+    """
+    return sorted(path.stem for path in results_folder().glob("*.json"))
+
+
+def _named_results_path(name: str) -> Path:
+    """The package's ``book_results/<name>.json``; ValueError listing the available names if none."""
+    path = results_folder() / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no results named {name!r} in the package: choose one of {', '.join(result_names())} "
+                         "(or pass the path of a .json file)")
+    return path
+
+
+def read_search(path: str | os.PathLike | None = None) -> dict:
+    """Chapter 9's recipe search (``benchmarks/cnn_search.py``), decoded.
 
     Parameters
     ----------
-    path : path
-        A ``.json`` file in the results format (see the module's docstring).
+    path : path, optional
+        Another search file; by default the package's ``book_results/search/cnn_search.json``.
+
+    Returns
+    -------
+    dict
+        The file's object: ``description``, ``machine``, ``ablations`` and ``runs`` (one dict per
+        run: recipe, seed, validation accuracy per epoch, training seconds, other CPU use).
+
+    Raises
+    ------
+    ResultsFormatError
+        Not JSON, or not an object with a list of ``runs``.
+    FileNotFoundError
+        No such file.
+    """
+    path = results_folder() / SEARCH_FILE if path is None else Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except json.JSONDecodeError as exc:
+        raise ResultsFormatError(f"{path}: not valid JSON ({exc}): run benchmarks/cnn_search.py again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        raise ResultsFormatError(f"{path}: expected an object with a list of runs (written by "
+                                 f"benchmarks/cnn_search.py), got {type(data).__name__} {data!r:.50}")
+    return data
+
+
+# ------------------------------------------------------------------ reading
+
+def read_results(source: str | os.PathLike) -> Results:
+    """Read and check one results file: a name of the package's results, or a path.
+
+    Parameters
+    ----------
+    source : str or path
+        A name like ``"baselines"`` or ``"09_final_cnn"`` (a ``str`` of lower-case letters, digits
+        and underscores): the package's ``book_results/<name>.json`` (see :func:`result_names`).
+        Anything else (a ``Path``, or text with a ``/`` or ``.json``) is the path of a ``.json``
+        file in the results format (see the module's docstring).
 
     Returns
     -------
@@ -178,12 +273,21 @@ def read_results(path: str | os.PathLike) -> Results:
 
     Raises
     ------
+    ValueError
+        A name that is not one of the package's results (the message lists them).
     ResultsFormatError
         Not JSON, or not the format; the message names the file, the row and the bad value.
     FileNotFoundError
         No such file.
+    TypeError
+        ``source`` is neither text nor a path.
     """
-    path = Path(path)
+    if isinstance(source, str) and _NAME.match(source):
+        path = _named_results_path(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+    else:
+        raise TypeError(f"source must be a results name like 'baselines' or a path, got {type(source).__name__}")
     try:
         data = json.loads(path.read_text(encoding="utf8"))
     except json.JSONDecodeError as exc:
@@ -191,8 +295,13 @@ def read_results(path: str | os.PathLike) -> Results:
     return _parse(data, str(path), path)
 
 
-def read_results_folder(folder: str | os.PathLike) -> tuple[list[Results], list[str]]:
+def read_results_folder(folder: str | os.PathLike | None = None) -> tuple[list[Results], list[str]]:
     """Read every ``*.json`` of ``folder``, sorted by name.
+
+    Parameters
+    ----------
+    folder : path, optional
+        By default the package's :func:`results_folder` (its ``search/`` is not read: another format).
 
     Returns
     -------
@@ -202,7 +311,7 @@ def read_results_folder(folder: str | os.PathLike) -> tuple[list[Results], list[
         One message per file that does not (or one for a missing folder): a caller that shows
         results must show these too, so that a model never silently drops out.
     """
-    folder = Path(folder)
+    folder = results_folder() if folder is None else Path(folder)
     if not folder.is_dir():
         return [], [f"{folder}: no such folder of results files"]
     results, problems = [], []
@@ -393,7 +502,7 @@ def record_results(name: str, rows: list[dict], *, title: str, chapter: str, des
         One sentence shown under the title.
     folder : path, optional
         Where to write; by default the folder named by the environment variable
-        ``MNIST_RESULTS_DIR`` (``make execute`` sets it to the repository's ``benchmarks/results``).
+        ``MNIST_RESULTS_DIR`` (``make execute`` sets it to the package's :func:`results_folder`).
         With neither, nothing is written (a line says so).
 
     Returns
@@ -421,7 +530,8 @@ def record_results(name: str, rows: list[dict], *, title: str, chapter: str, des
     path = write_results(folder / f"{name}.json", rows, title=title, chapter=chapter, description=description,
                          extra={"machine": machine_info()})
     # The committed notebooks show this short form; any other folder is shown in full.
-    shown = f"benchmarks/results/{path.name}" if folder.parts[-2:] == ("benchmarks", "results") else path
+    shown = (f"mnist_helpers/{RESULTS_SUBFOLDER}/{path.name}"
+             if folder.parts[-2:] == ("mnist_helpers", RESULTS_SUBFOLDER) else path)
     print(f"wrote {len(rows)} result(s) to {shown}")
     return path
 

@@ -1,4 +1,5 @@
-"""Make the "own digit" images that chapter 9 and the predict tests use (committed under notebooks/assets).
+"""Make the sample digit images that chapter 10 and the predict tests use (package data, committed
+under mnist_helpers/sample_digits; ``mh.sample_digit_files()`` lists them).
 
 Run ``python tests/digit_images.py`` to write them again; ``test_predict.py`` checks that the
 committed files are exactly what this script draws, so they stay test-made.
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-ASSETS = Path(__file__).resolve().parent.parent / "notebooks" / "assets" / "own_digits"
+ASSETS = Path(__file__).resolve().parent.parent / "mnist_helpers" / "sample_digits"
 
 
 def draw_typed(digit: int, size=(180, 240), dark_on_light: bool = True, font_size: int = 150) -> Image.Image:

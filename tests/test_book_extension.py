@@ -2,6 +2,7 @@
 import base64
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_results_table_adds_the_prediction_column_when_a_row_has_one():
 
 def test_results_markdown_has_the_table_the_chart_and_a_section_per_file():
     text = ext.results_markdown([BASELINES], known_docs={"notebooks/02_baselines"})
-    assert "## Classic baselines\n\nFrom `benchmarks/results/baselines.json`, written by " \
+    assert "## Classic baselines\n\nFrom `mnist_helpers/book_results/baselines.json`, written by " \
            "{doc}`/notebooks/02_baselines`, on 2026-11-25.\n\nFitted on all the training images." in text
     assert "* **k-NN**: slow to predict" in text
     assert "```{figure} data:image/png;base64,iVBOR" in text  # the chart, a real PNG
@@ -171,5 +172,60 @@ def test_setup_reads_lab_port_from_the_environment(monkeypatch):
     monkeypatch.setenv("LAB_PORT", "8123")
     app = App()
     assert ext.setup(app)["parallel_read_safe"] is True
-    assert app.config_values == {"mnist_book_lab_url": ("http://localhost:8123/lab/tree/", "env")}
+    assert app.config_values == {"mnist_book_lab_url": ("http://localhost:8123/lab/tree/", "env"),
+                                 "mnist_book_results_folder": ("", "env")}
     assert app.directive == "notebook-figure" and "doctree-read" in app.events
+
+
+def source_read_handler():
+    """The extension's ``source-read`` handler, from a setup() on a stand-in Sphinx app."""
+    class App:
+        def __init__(self):
+            self.handlers = {}
+
+        def add_config_value(self, name, default, rebuild):
+            pass
+
+        def add_directive(self, name, directive):
+            pass
+
+        def connect(self, event, handler):
+            self.handlers[event] = handler
+
+    app = App()
+    ext.setup(app)
+    return app.handlers["source-read"]
+
+
+def build_app(srcdir: Path, results_folder: str):
+    """What the handler reads of Sphinx's app: the source folder, the config, the environment."""
+    class Env:
+        found_docs = {"results"}
+
+        def note_dependency(self, path):
+            self.dependencies = [*getattr(self, "dependencies", []), path]
+
+    return SimpleNamespace(srcdir=str(srcdir), env=Env(),
+                           config=SimpleNamespace(mnist_book_results_folder=results_folder))
+
+
+def test_the_results_page_reads_the_packages_results_folder(tmp_path):
+    from mnist_helpers.results import read_results_folder, results_folder
+
+    app, source = build_app(tmp_path, ""), ["# Results\n\n```{benchmark-results}\n```\n"]
+    source_read_handler()(app, "results", source)
+    assert "{benchmark-results}" not in source[0]
+    for row in (row for file in read_results_folder(results_folder())[0] for row in file.rows):
+        assert f"| {row.model} |" in source[0], row.model
+    assert sorted(app.env.dependencies) == sorted(str(p) for p in results_folder().glob("*.json"))
+
+
+def test_a_book_can_read_another_results_folder(tmp_path):
+    """``mnist_book_results_folder`` (relative to the source folder), e.g. a test book's own files."""
+    (tmp_path / "runs").mkdir()
+    write_results(tmp_path / "runs" / "runs.json", [{"model": "tiny net", "test_accuracy": 0.5, "train_seconds": 1}],
+                  title="Runs")
+    app, source = build_app(tmp_path, "runs"), ["```{benchmark-results}\n```\n"]
+    source_read_handler()(app, "results", source)
+    assert "| tiny net |" in source[0] and "Classic baselines" not in source[0]
+    assert app.env.dependencies == [str(tmp_path / "runs" / "runs.json")]

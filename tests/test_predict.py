@@ -80,6 +80,20 @@ def test_committed_assets_are_the_test_made_ones(tmp_path):
         assert np.array_equal(committed, np.asarray(Image.open(tmp_path / name))), name
 
 
+def test_sample_digit_files_are_the_packages_test_made_images(tmp_path):
+    files = mh.sample_digit_files()
+    assert files == sorted(ASSETS.glob("*.png")) == sorted(files)
+    assert [path.name for path in files] == sorted(write_all(tmp_path))
+    assert all(path.is_absolute() and path.parent.name == "sample_digits" for path in files)
+    assert "sample_digit_files" in mh.__all__
+
+
+def test_sample_digit_files_without_the_package_data_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(predict.importlib.resources, "files", lambda package: tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"no sample digit images in .*sample_digits: install mnist_helpers"):
+        predict.sample_digit_files()
+
+
 def test_mnist_digit_survives_preprocessing(mnist):
     """An MNIST digit, enlarged, inverted to dark-on-light and moved off-centre, comes back close to itself."""
     (x, _), _ = mnist

@@ -31,7 +31,7 @@ def table_rows(section: str) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def results_files():
-    files, problems = read_results_folder(ROOT / "benchmarks" / "results")
+    files, problems = read_results_folder(ROOT / "mnist_helpers" / "book_results")
     assert not problems, problems
     return files
 

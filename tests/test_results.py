@@ -11,8 +11,9 @@ import pytest
 import mnist_helpers as mh
 from book_extension import load_extension
 from mnist_helpers import model_card
+from mnist_helpers import results as results_module
 from mnist_helpers.results import (RESULTS_ENV, ResultsFormatError, Row, read_results, read_results_folder,
-                                   write_results)
+                                   read_search, result_names, results_folder, write_results)
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = {"model": " dense (128,) ", "test_accuracy": np.float64(0.97236), "train_seconds": np.float32(21.64),
@@ -70,13 +71,13 @@ def test_record_results_writes_to_the_folder_it_is_given(tmp_path, full_mode, ca
 
 
 def test_record_results_uses_the_environment_setting(tmp_path, full_mode, monkeypatch, capsys):
-    folder = tmp_path / "benchmarks" / "results"
+    folder = tmp_path / "mnist_helpers" / "book_results"
     folder.mkdir(parents=True)
     monkeypatch.setenv(RESULTS_ENV, str(folder))
     path = mh.record_results("07_x", [ROW, ROW], title="t", chapter="07_x")
     assert path == folder / "07_x.json" and path.is_file()
     # The committed notebooks show this short form for the repository's folder.
-    assert capsys.readouterr().out == "wrote 2 result(s) to benchmarks/results/07_x.json\n"
+    assert capsys.readouterr().out == "wrote 2 result(s) to mnist_helpers/book_results/07_x.json\n"
 
 
 def test_record_results_without_a_folder_says_so_and_writes_nothing(tmp_path, full_mode, monkeypatch, capsys):
@@ -171,10 +172,61 @@ def test_read_results_folder_returns_the_good_files_and_the_problems(tmp_path):
     assert read_results_folder(tmp_path / "nope") == ([], [f"{tmp_path / 'nope'}: no such folder of results files"])
 
 
+# ------------------------------------------------------------------ the package's results
+
+def test_results_folder_is_the_packages_book_results():
+    folder = results_folder()
+    assert folder == ROOT / "mnist_helpers" / "book_results" and folder.is_dir()
+    assert (folder / "search" / "cnn_search.json").is_file()
+
+
+def test_results_folder_without_the_package_data_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(results_module.importlib.resources, "files", lambda package: tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"book_results is not there: install mnist_helpers"):
+        results_folder()
+
+
+def test_read_results_takes_a_name_of_the_packages_results():
+    names = result_names()
+    assert {"baselines", "cnn", "09_final_cnn"} <= set(names) and names == sorted(names)
+    baselines = read_results("baselines")
+    assert baselines.path == results_folder() / "baselines.json" and baselines.name == "baselines"
+    assert baselines == read_results(results_folder() / "baselines.json")  # a path still works
+    assert read_results("09_final_cnn").chapter == "09_final_cnn"
+    folder_results, problems = read_results_folder()  # by default, the package's folder
+    assert problems == [] and [r.name for r in folder_results] == names
+
+
+def test_read_results_names_the_available_results_for_an_unknown_name():
+    with pytest.raises(ValueError, match=r"^no results named 'baseline' in the package: choose one of "
+                                         r"03_standardization, .*baselines, cnn \(or pass the path") as info:
+        read_results("baseline")
+    assert "\n" not in str(info.value) and not isinstance(info.value, ResultsFormatError)
+    with pytest.raises(FileNotFoundError):
+        read_results("baselines.txt")  # not a name (it has a dot): a path, and there is no such file
+    with pytest.raises(TypeError, match="a results name like 'baselines' or a path, got int"):
+        read_results(3)
+
+
+def test_read_search_gives_chapter_9s_recipe_search(tmp_path):
+    search = read_search()
+    assert search == json.loads((results_folder() / "search" / "cnn_search.json").read_text())
+    assert {"description", "machine", "ablations", "runs"} <= set(search) and search["runs"]
+    assert all({"recipe", "seed", "val_accuracy"} <= set(run) for run in search["runs"])
+    assert read_search(write_json(tmp_path / "s.json", {"runs": []})) == {"runs": []}
+    with pytest.raises(ResultsFormatError, match=r"s2.json: expected an object with a list of runs"):
+        read_search(write_json(tmp_path / "s2.json", [1, 2]))
+    (tmp_path / "s3.json").write_text("{runs")
+    with pytest.raises(ResultsFormatError, match=r"s3.json: not valid JSON"):
+        read_search(tmp_path / "s3.json")
+    with pytest.raises(FileNotFoundError):
+        read_search(tmp_path / "nope.json")
+
+
 # ------------------------------------------------------------------ the committed files
 
 def test_the_website_reads_every_committed_file_with_no_problem():
-    folder = ROOT / "benchmarks" / "results"
+    folder = ROOT / "mnist_helpers" / "book_results"
     results, problems = read_results_folder(folder)
     assert problems == [] and len(results) == len(list(folder.glob("*.json"))) > 0
     ext = load_extension()
@@ -204,7 +256,7 @@ def test_the_committed_card_is_generated_from_the_committed_metrics():
 
 def test_the_metrics_agree_with_chapter_9s_results():
     metrics = model_card.read_metrics()
-    chapter = read_results(ROOT / "benchmarks" / "results" / "09_final_cnn.json")
+    chapter = read_results("09_final_cnn")
     shipped = next(row for row in chapter.rows if row.model.startswith("final CNN, seed 0"))
     assert (shipped.test_accuracy, shipped.train_seconds, shipped.extra["params"]) == (
         metrics.test_accuracy, metrics.train_seconds, metrics.params)

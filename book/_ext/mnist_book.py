@@ -3,7 +3,7 @@
 Loaded by ``book/_config.yml`` (``sphinx: local_extensions``). Three things:
 
 * ``results``: a page containing the block ``{benchmark-results}`` gets that block replaced, at
-  build time, by Markdown generated from ``benchmarks/results/*.json`` (one table of every model,
+  build time, by Markdown generated from ``mnist_helpers/book_results/*.json`` (one table of every model,
   a chart, and one section per file), so the table cannot drift from the data. The files are read
   by ``mnist_helpers.results``, the format's owner; a file it refuses is a build warning.
 * ``{notebook-figure} notebooks/NN_name.ipynb``: shows an image output of a committed notebook
@@ -23,10 +23,12 @@ import os
 import re
 from pathlib import Path, PurePosixPath
 
-from mnist_helpers.results import Results, read_results_folder
+from mnist_helpers.results import Results, read_results_folder, results_folder
 
-# Where the results files live, relative to the source folder (the repository root).
-RESULTS_DIR = "benchmarks/results"
+# Where the results files live: the package's results folder (mnist_helpers.results.results_folder()),
+# named on the page by its place in the repository. A book may read another folder by setting the
+# Sphinx config value ``mnist_book_results_folder`` (relative to the source folder), as test books do.
+RESULTS_DIR = "mnist_helpers/book_results"
 # The marker a page uses to ask for the generated results.
 MARKER_RE = re.compile(r"^```\{benchmark-results\}[ \t]*\n```[ \t]*$", re.MULTILINE)
 # `make lab`'s default port (the Makefile's LAB_PORT).
@@ -308,7 +310,8 @@ def _setup_sphinx(app):  # noqa: C901 - one place for all the wiring
         text = source[0]
         if not MARKER_RE.search(text):
             return
-        folder = Path(app.srcdir) / RESULTS_DIR
+        other = app.config.mnist_book_results_folder
+        folder = Path(app.srcdir) / other if other else results_folder()
         for path in folder.glob("*.json"):
             app.env.note_dependency(str(path))
         app.env.mnist_book_results_docs = getattr(app.env, "mnist_book_results_docs", set()) | {docname}
@@ -352,6 +355,7 @@ def _setup_sphinx(app):  # noqa: C901 - one place for all the wiring
     # A config value (rather than a constant) so that a build with another LAB_PORT re-reads
     # every page: Sphinx rebuilds when an "env" config value changes.
     app.add_config_value("mnist_book_lab_url", lab_url(os.environ), "env")
+    app.add_config_value("mnist_book_results_folder", "", "env")  # "": the package's results folder
     app.add_directive("notebook-figure", NotebookFigure)
     app.connect("env-merge-info", on_merge)
     app.connect("source-read", on_source_read)
