@@ -20,7 +20,7 @@ LAB_ARGS ?=
 # The tests that drive a real browser and a real JupyterLab server (see test-website, test-lab).
 READER_TESTS := tests/test_website.py tests/test_draw_page.py tests/test_jupyterlab.py
 
-.PHONY: book setup browser lab test test-package test-notebooks test-website test-lab execute clean
+.PHONY: book setup lock browser lab test test-package test-notebooks test-website test-lab execute clean
 # From the committed outputs (no execution), warnings are errors: a few seconds per chapter.
 # First the "draw a digit" page's network (book/draw.md) is exported again if the shipped model
 # changed (compared by content: a fresh clone's file times say nothing).
@@ -29,15 +29,34 @@ book: setup
 	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output $(BOOK_OUT) -W --keep-going
 	@echo "The book: $(abspath $(BOOK_OUT)/_build/html/index.html)"
 
+# .venv gets exactly requirements.lock (every package pinned, with its hashes), installed by uv
+# (first installed itself with pip, from the lock's hashes for it), or by pip when uv cannot be
+# installed; then the package itself, editable. `make lock` recompiles the lock.
+UV := $(BIN)/uv
 setup: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@awk '/^uv==/ {p = 1} p {print} p && !/\\$$/ {exit}' requirements.lock > $(VENV)/uv-requirement.txt
+	@if $(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-requirement.txt; then \
+	  echo "make setup: installing requirements.lock with $$($(UV) --version)"; \
+	  $(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock && \
+	  $(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .; \
+	else \
+	  echo "make setup: uv could not be installed from PyPI; installing requirements.lock with pip instead (slower)"; \
+	  $(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock && \
+	  $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .; \
+	fi
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mnist book)" >/dev/null
 	touch $@
+
+# Recompiles requirements.lock from requirements.in (the development tools' pins) and
+# pyproject.toml (the package's dependencies and its `notebooks` extra), for every platform and
+# Python >= 3.11; versions already in the lock stay unless `make lock LOCK_ARGS=--upgrade`.
+LOCK_ARGS ?=
+lock: setup
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_ARGS) \
+	  pyproject.toml requirements.in --extra notebooks -o requirements.lock
 
 # JupyterLab on notebooks/, with the kernel of .venv (where mnist_helpers is installed).
 lab: setup
@@ -52,9 +71,34 @@ test: test-package test-notebooks test-website test-lab
 test-package: setup
 	$(BIN)/python -m pytest tests $(addprefix --ignore=,$(READER_TESTS)) -n 2 --dist loadscope --cov=mnist_helpers --cov=book/_ext --cov-report=term-missing:skip-covered
 
-# Two workers, each running whole notebooks (loadfile: a notebook's cells in order, in one kernel).
+# nbval runs the notebooks as a reader who pip-installs the book does, outside the repository:
+# the package's wheel (built from its sdist) with its `notebooks` extra, and nbval, pytest and
+# pytest-xdist, at the lock's versions, in a new virtual environment in a temporary folder (uv
+# makes it from its cache in seconds; pip when make setup had to use pip), and only the notebook
+# files copied to another (with the sanitize rules and the nbval_stderr plugin from tests/). Fast mode (MNIST_FAST=1), two workers each running whole notebooks
+# (loadfile: a notebook's cells in order, in one kernel). The temporary folder is removed at the end.
+NBVAL_TOOLS := nbval pytest pytest-xdist
 test-notebooks: setup
-	MNIST_FAST=1 PYTHONPATH=tests $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p nbval_stderr -p no:cacheprovider -n 2 --dist loadfile $(NOTEBOOKS)
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/mnist-nbval.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	sed -e '/--hash=/d' -e 's/ *\\$$//' requirements.lock > "$$tmp/constraints.txt"; \
+	if [ -x $(UV) ]; then \
+	  $(UV) build --quiet --python $(BIN)/python --no-build-isolation --out-dir "$$tmp/dist" . && \
+	  $(UV) venv --quiet --python $(BIN)/python "$$tmp/venv" && \
+	  install="$(UV) pip install --quiet --python $$tmp/venv/bin/python"; \
+	else \
+	  $(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$$tmp/dist" . && \
+	  $(BIN)/python -m venv "$$tmp/venv" && \
+	  install="$$tmp/venv/bin/python -m pip install --quiet"; \
+	fi || exit 1; \
+	wheel=$$(ls "$$tmp"/dist/*.whl); \
+	echo "make test-notebooks: wheel $$(basename $$wheel) [notebooks] + $(NBVAL_TOOLS), in a new venv $$tmp/venv"; \
+	$$install --constraint "$$tmp/constraints.txt" "$$wheel[notebooks]" $(NBVAL_TOOLS) || exit 1; \
+	mkdir "$$tmp/notebooks" "$$tmp/nbval" && cp $(NOTEBOOKS) "$$tmp/notebooks/" && \
+	cp tests/nbval_sanitize.cfg tests/nbval_stderr.py "$$tmp/nbval/" || exit 1; \
+	echo "make test-notebooks: nbval, fast mode, on $(words $(NOTEBOOKS)) notebook(s) copied to $$tmp/notebooks"; \
+	cd "$$tmp/notebooks" && MNIST_FAST=1 PYTHONPATH="$$tmp/nbval" "$$tmp/venv/bin/python" -m pytest \
+	  --nbval --nbval-current-env --nbval-sanitize-with ../nbval/nbval_sanitize.cfg -p nbval_stderr \
+	  -p no:cacheprovider -W ignore::DeprecationWarning -n 2 --dist loadfile $(notdir $(NOTEBOOKS))
 
 # The website and JupyterLab tests drive a real headless Chromium. When none is found
 # (CHROMIUM, chromium/google-chrome on PATH, or Playwright's download; tests/site_checks.py
