@@ -44,10 +44,17 @@ def pick(full, fast):
 
 # TensorFlow's C++ side writes these straight to file descriptor 2 while it starts up on a
 # CPU-only machine, before its log level applies (they bypass Python's warnings and
-# TF_CPP_MIN_LOG_LEVEL): no CUDA driver, the CPU-features notice, absl's start-up line; and
-# tf.data's first pipeline (at the first fit) logs a version mismatch of one attribute. None
-# is something a reader can act on. Only lines matching these are dropped, and only around
-# the import and mh.fit (see native_stderr_filtered); everything else is written back.
+# TF_CPP_MIN_LOG_LEVEL): no CUDA driver, the CPU-features notice, absl's start-up line. And
+# with op determinism on (setup_book's default on a CPU), tf.data's "make deterministic"
+# rewrite turns Keras' parallel map into a MapDataset node that keeps the parallel op's
+# use_unbounded_threadpool attribute, which MapDataset's op definition lacks: node_def_util
+# logs one "NodeDef mentions attribute use_unbounded_threadpool" error at an ERROR level
+# (hiding it by TF_CPP_MIN_LOG_LEVEL=2 would hide real errors too) in fit, evaluate, predict
+# or any tf.data pipeline. The rewrite is harmless (the attribute is ignored); nothing a
+# notebook can set prevents it short of turning determinism off (Keras builds those pipelines
+# itself, no environment variable skips the rewrite), so it is filtered instead. None of these is something a reader can act on. Only lines
+# matching these are dropped: for the whole process once setup_book() has run
+# (filter_native_stderr), otherwise around the import and mh.fit (native_stderr_filtered).
 NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_platform|cuda_executor|cpu_feature_guard|port)\.cc:\d+\]"
@@ -65,6 +72,9 @@ def native_stderr_filtered(noise: re.Pattern = NATIVE_NOISE) -> Iterator[None]:
     nothing runs in another thread, so nothing can be lost or deadlock, and nothing stays
     changed after the block.
     """
+    if _persistent_filter is not None and _persistent_filter.active() and noise is NATIVE_NOISE:
+        yield  # setup_book's filter already drops these lines, as they are written
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -83,6 +93,169 @@ def native_stderr_filtered(noise: re.Pattern = NATIVE_NOISE) -> Iterator[None]:
                     sys.stderr.flush()
     finally:
         os.close(saved)
+
+
+class _NativeStderrFilter:
+    """File descriptor 2 re-routed through a pipe; a daemon thread drops the noise lines.
+
+    Why a pipe and a thread: TensorFlow's C++ code writes to fd 2 itself, at any moment of a
+    fit, evaluate or predict, so the only place to drop a line is between fd 2 and where it
+    used to go. ``install`` keeps a copy of the original fd 2 (a terminal, a file, or, inside
+    a Jupyter kernel, the pipe that ipykernel reads to show a cell's stderr) and puts the write
+    end of a new pipe in its place; the thread reads the pipe, drops the lines that match
+    ``noise`` and writes every other byte to the copy, so ipykernel forwards it to the
+    running cell as before. Complete lines go at once; a partial line (``print(..., end="")``)
+    goes as soon as no more bytes follow for ``_PARTIAL_WAIT`` seconds.
+
+    ``sync`` waits until everything written to fd 2 so far has been passed on; it runs after
+    each cell (IPython's ``post_execute`` event, so a cell's text is not shown in the next
+    cell) and at exit (``atexit``: a crash's traceback, written to fd 2 just before, is passed
+    on whole). A native crash (``abort``) can still lose the last lines the thread had not yet
+    read, as ipykernel's own reader thread would.
+    """
+
+    _PARTIAL_WAIT = 0.05
+    _SYNC_TIMEOUT = 2.0
+    _MARKER = b"\x00mnist_helpers:stderr-sync\x00"
+
+    def __init__(self, noise: re.Pattern):
+        import threading
+
+        self.noise = noise
+        self.pid = os.getpid()
+        sys.stderr.flush()
+        self.original = os.dup(2)  # where the kept bytes go
+        read_end, self.write_end = os.pipe()
+        self._read_end = read_end
+        self._lock = threading.Condition()
+        self._requested = 0  # sync markers written ...
+        self._seen = 0  # ... and passed by the thread
+        self._thread = threading.Thread(target=self._run, name="mnist_helpers-stderr-filter", daemon=True)
+        self._closed = False
+        self._thread.start()
+        os.dup2(self.write_end, 2)
+
+    def active(self) -> bool:
+        return os.getpid() == self.pid and not self._closed and self._thread.is_alive()
+
+    # ---------------------------------------------------------------- the reader thread
+    def _emit(self, data: bytes) -> None:
+        while data:
+            try:
+                data = data[os.write(self.original, data):]
+            except InterruptedError:
+                continue
+            except OSError:
+                return  # the original stderr is gone (closed terminal): nothing to write to
+
+    def _pass_lines(self, data: bytes) -> None:
+        kept = [line for line in data.splitlines(keepends=True)
+                if not self.noise.match(line.decode("utf-8", "replace"))]
+        if kept:
+            self._emit(b"".join(kept))
+
+    def _run(self) -> None:
+        import select
+
+        pending = b""
+        while True:
+            if pending:
+                ready, _, _ = select.select([self._read_end], [], [], self._PARTIAL_WAIT)
+                if not ready:  # a partial line and nothing more coming for now: pass it on
+                    self._pass_lines(pending)
+                    pending = b""
+                    continue
+            try:
+                chunk = os.read(self._read_end, 65536)
+            except InterruptedError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:  # every write end closed
+                self._pass_lines(pending)
+                return
+            pending += chunk
+            while self._MARKER in pending:  # everything before a marker goes now, partial or not
+                before, pending = pending.split(self._MARKER, 1)
+                self._pass_lines(before)
+                with self._lock:
+                    self._seen += 1
+                    self._lock.notify_all()
+            complete = pending.rfind(b"\n") + 1
+            if complete:
+                self._pass_lines(pending[:complete])
+                pending = pending[complete:]
+
+    # ---------------------------------------------------------------- the calling side
+    def sync(self) -> None:
+        """Return once everything written to fd 2 before the call has been passed on (or after 2 s)."""
+        if not self.active():  # a forked child shares the pipe but not the thread
+            return
+        try:
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - a closed or replaced sys.stderr must not break a sync
+            pass
+        with self._lock:
+            self._requested += 1
+            target = self._requested
+        # Written outside the lock: with the pipe full, the write waits for the thread, which
+        # takes the lock when it meets an earlier marker. Short writes to a pipe are atomic.
+        os.write(self.write_end, self._MARKER)
+        with self._lock:
+            self._lock.wait_for(lambda: self._seen >= target, timeout=self._SYNC_TIMEOUT)
+        _wait_until_read(self.original, self._SYNC_TIMEOUT)
+
+    def close_at_exit(self) -> None:
+        """At exit: pass everything on, then give fd 2 back (the interpreter's last words go direct)."""
+        if not self.active():
+            return
+        self.sync()
+        os.dup2(self.original, 2)
+        self._closed = True
+
+
+def _wait_until_read(fd: int, timeout: float) -> None:
+    """When ``fd`` is a pipe (ipykernel's, in a notebook), wait until its reader has taken its bytes."""
+    import fcntl
+    import stat
+    import struct
+    import termios
+
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            if not waiting:
+                time.sleep(0.005)  # the reader took them: let it hand them on
+                return
+            time.sleep(0.005)
+    except OSError:
+        return
+
+
+_persistent_filter: _NativeStderrFilter | None = None
+
+
+def filter_native_stderr(noise: re.Pattern = NATIVE_NOISE) -> None:
+    """From now on, drop the lines of :data:`NATIVE_NOISE` that anything writes to file descriptor 2.
+
+    For the whole process, unlike :func:`native_stderr_filtered`: TensorFlow writes its NodeDef
+    line in evaluate, predict and custom training loops as well as in fit, and a notebook should
+    not wrap every call. Every other byte reaches where fd 2 went before (in a notebook, the
+    running cell's stderr). Idempotent: a second call does nothing. ``setup_book()`` calls it.
+    """
+    global _persistent_filter
+    if _persistent_filter is not None and _persistent_filter.active():
+        return
+    import atexit
+
+    _persistent_filter = _NativeStderrFilter(noise)
+    atexit.register(_persistent_filter.close_at_exit)
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    if shell is not None:  # in a notebook: a cell's native output is shown in that cell
+        shell.events.register("post_execute", _persistent_filter.sync)
 
 
 def tensorflow_environment_defaults() -> None:
@@ -118,33 +291,79 @@ def quiet_tensorflow_import():
     return keras
 
 
-def setup_book(seed: int = 0, deterministic: bool = True) -> None:
+DETERMINISTIC_ENV = "MNIST_DETERMINISTIC"
+"""Environment variable: 1 turns TensorFlow's op determinism on (also on a GPU), 0 off."""
+
+
+def deterministic_from_env() -> bool | None:
+    """``MNIST_DETERMINISTIC``: True for ``"1"``, False for ``"0"``, None when unset or empty."""
+    value = os.environ.get(DETERMINISTIC_ENV, "").strip()
+    if value == "":
+        return None
+    if value in ("0", "1"):
+        return value == "1"
+    raise ValueError(f"{DETERMINISTIC_ENV}={value!r} is not understood: set it to 1 (op determinism on), "
+                     "0 (off) or leave it unset (on for a CPU, off for a GPU)")
+
+
+def _device_line(gpus: list, deterministic: bool) -> str:
+    """The one line setup_book prints on a GPU (or when determinism is off): device and determinism."""
+    if gpus:
+        import tensorflow as tf
+
+        label = gpus[0].name.replace("/physical_device:", "")
+        try:
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
+        except Exception:  # noqa: BLE001 - the name is a courtesy; the line must not fail
+            name = None
+        device = f"{label} ({name})" if name else label
+        if len(gpus) > 1:
+            device += f", the first of {len(gpus)} GPUs"
+    else:
+        device = "CPU"
+    if deterministic:
+        return (f"Running on {device}; op determinism on (repeatable results; some GPU ops are slower "
+                f"or refuse to run; mh.setup_book(deterministic=False) or {DETERMINISTIC_ENV}=0 turns it off)")
+    return (f"Running on {device}; op determinism off (results may differ slightly between runs; "
+            f"mh.setup_book(deterministic=True) or {DETERMINISTIC_ENV}=1 turns it on)")
+
+
+def setup_book(seed: int = 0, deterministic: bool | None = None) -> None:
     """Seed every generator, start TensorFlow quietly and set the figure style.
 
-    Warnings are left alone: a learner must see a warning that matters.
+    Warnings are left alone: a learner must see a warning that matters. TensorFlow's native
+    lines no reader can act on (:data:`NATIVE_NOISE`) are dropped from file descriptor 2 for
+    the rest of the process (:func:`filter_native_stderr`).
 
     Parameters
     ----------
     seed : int, default 0
         Seed for Python's ``random``, NumPy and TensorFlow (``keras.utils.set_random_seed``).
-    deterministic : bool, default True
-        Ask TensorFlow for deterministic ops, so a rerun on the same machine gives the same numbers.
+    deterministic : bool, optional
+        Ask TensorFlow for deterministic ops, so a rerun on the same machine gives the same
+        numbers. By default (None) it follows ``MNIST_DETERMINISTIC`` (``1`` on, ``0`` off) and,
+        when that is unset, is on for a CPU-only machine and off when TensorFlow sees a GPU
+        (some GPU kernels are much slower, or refuse to run, when determinism is required).
+        On a GPU, or with determinism off, one line says the device and the setting.
     """
-    import warnings
-
     import matplotlib as mpl
     import numpy as np
 
     global _run_started
     _run_started = time.perf_counter()
+    requested = deterministic_from_env() if deterministic is None else bool(deterministic)
+    filter_native_stderr()
     quiet_tensorflow_import()
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    gpus = tf.config.list_physical_devices("GPU")
+    deterministic = requested if requested is not None else not gpus
     if deterministic:
-        import tensorflow as tf
-
         tf.config.experimental.enable_op_determinism()
+    if gpus or not deterministic:  # on a CPU with the default, nothing is printed
+        print(_device_line(gpus, deterministic))
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
     mpl.rcParams.update({"figure.figsize": (6, 4), "figure.dpi": 100, "savefig.dpi": 100,
                          "axes.spines.top": False, "axes.spines.right": False})

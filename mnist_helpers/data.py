@@ -253,10 +253,39 @@ def keras_cache_path() -> Path:
     return Path(home) / "datasets" / "mnist.npz"
 
 
-def _keras_download() -> tuple[Split, Split]:
+MNIST_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+"""Where ``keras.datasets.mnist.load_data()`` downloads ``mnist.npz`` from."""
+MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+"""SHA-256 of that file, as Keras checks it."""
+
+
+def _fetch_npz(destination: Path) -> Path:
+    """Download Keras' ``mnist.npz`` to ``destination`` with Keras' own ``get_file`` (no-op when there).
+
+    The only function here that uses the network (the tests replace it). ``get_file`` checks the
+    file's SHA-256 and returns where it wrote it: ``destination``, unless that folder is not
+    writable (Keras then uses ``/tmp/.keras``).
+    """
     from ._keras import keras
 
-    return keras.datasets.mnist.load_data()
+    return Path(keras.utils.get_file(destination.name, origin=MNIST_NPZ_URL, file_hash=MNIST_NPZ_SHA256,
+                                     cache_dir=str(destination.parent.parent),
+                                     cache_subdir=destination.parent.name))
+
+
+def _keras_download(verify: bool = True) -> tuple[tuple[Split, Split], Path]:
+    """Download ``mnist.npz`` once into the Keras cache; return its arrays (verified) and its path.
+
+    The arrays are checked against the published SHA-256 of the four IDX files, like every
+    other source; a download that fails the check is deleted, so the next call downloads again
+    instead of finding a damaged cache.
+    """
+    path = _fetch_npz(keras_cache_path())
+    try:
+        return load_npz(path, verify), path
+    except DataFormatError:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def load_mnist(path: Optional[PathLike] = None, *, verify: bool = True, download: bool = True,
@@ -269,7 +298,11 @@ def load_mnist(path: Optional[PathLike] = None, *, verify: bool = True, download
        when it fails, nothing else is tried;
     2. the folder or file named by the ``MNIST_DATA`` environment variable;
     3. the Keras cache, ``$KERAS_HOME/datasets/mnist.npz`` (default ``~/.keras``);
-    4. the Keras download (``keras.datasets.mnist.load_data()``), if ``download``.
+    4. if ``download``, Keras' download of ``mnist.npz`` (once: into the Keras cache of 3,
+       verified like every other source).
+
+    This is the one place that decides where the data comes from: the notebooks, the tests
+    and ``python -m mnist_helpers.web_export`` all call it without arguments.
 
     Parameters
     ----------
@@ -321,13 +354,13 @@ def load_mnist(path: Optional[PathLike] = None, *, verify: bool = True, download
 
     if download:
         try:
-            split = _keras_download()
+            split, downloaded = _keras_download(verify)
+        except DataFormatError:
+            raise  # the download arrived but is not MNIST: reported as such, never as "not found"
         except Exception as exc:  # the download can fail in many ways; all are reported below
             failures.append(f"Keras download: {type(exc).__name__}: {exc}")
         else:
-            if verify:
-                verify_checksums(split, source="Keras download")
-            return done(split, f"{keras_cache_path()} (Keras download)")
+            return done(split, f"{downloaded} (Keras download)")
     else:
         failures.append("Keras download: not attempted (download=False)")
 

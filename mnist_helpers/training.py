@@ -47,8 +47,9 @@ def fit(model: keras.Model, x, y, *, epochs: int, batch_size: int = 128, validat
     if not quiet:
         callbacks.append(EpochLogger(every=log_every))
     start = time.perf_counter()
-    # tf.data's first pipeline logs a C++ "NodeDef mentions attribute ..." line that no reader
-    # can act on; filtered here, around the fit only (lines are written back when it ends).
+    # With op determinism on, tf.data logs a C++ "NodeDef mentions attribute ..." line that no
+    # reader can act on; after setup_book() its process-wide filter drops it, otherwise it is
+    # filtered here, around the fit only (lines are written back when it ends).
     with native_stderr_filtered():
         history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                             verbose=0, callbacks=callbacks, **kwargs)

@@ -277,7 +277,7 @@ def export(model_path: Path = DEFAULT_MODEL, out: Path = DEFAULT_OUT, log=print)
     from .data import load_mnist
 
     model = keras.models.load_model(model_path)
-    _, (x_test, y_test) = load_mnist(download=False)
+    _, (x_test, y_test) = load_mnist()
     ops = fold_model(model)
 
     keras_probs = model.predict(x_test, batch_size=500, verbose=0)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real MNIST (through MNIST_DATA) and small IDX files made on the fly."""
+"""Shared fixtures: the real MNIST (found as the notebooks find it) and small IDX files made on the fly."""
 import gzip
 from pathlib import Path
 
@@ -11,9 +11,10 @@ from mnist_helpers.data import idx_bytes
 
 @pytest.fixture(scope="session")
 def mnist():
-    """The real data set; fails (never skips) when it cannot be found."""
+    """The real data set, from ``MNIST_DATA``, the Keras cache or one download into that cache;
+    fails (never skips) when none works."""
     try:
-        return mh.load_mnist(download=False)
+        return mh.load_mnist()
     except mh.MnistNotFoundError as exc:
         pytest.fail(f"the tests need the real MNIST: {exc}")
 

@@ -194,7 +194,7 @@ def test_warmup_cosine_schedule_warms_up_then_decays():
 
 
 def test_train_final_cnn_runs_and_learns():
-    (x, y), _ = mh.load_mnist(download=False)
+    (x, y), _ = mh.load_mnist()
     model, history, seconds = cnn.train_final_cnn(x[:1000], y[:1000], (x[1000:1500], y[1000:1500]),
                                                   epochs=2, quiet=True, filters=(8, 16, 16), dense_units=32)
     assert list(history.index) == [1, 2] and seconds > 0
@@ -210,7 +210,7 @@ def test_speed_cnn_and_accuracy_curve():
 
     from mnist_helpers.training import AccuracyCurve
 
-    (x, y), _ = mh.load_mnist(download=False)
+    (x, y), _ = mh.load_mnist()
     keras.utils.set_random_seed(0)
     model = cnn.build_speed_cnn(filters=(8, 16))
     assert model.output_shape == (None, 10)
@@ -243,7 +243,7 @@ def test_ablation_switches_change_the_network():
 
 
 def test_constant_learning_rate_ablation():
-    (x, y), _ = mh.load_mnist(download=False)
+    (x, y), _ = mh.load_mnist()
     model, _, _ = cnn.train_final_cnn(x[:256], y[:256], epochs=1, quiet=True, constant_lr=1e-3,
                                       filters=(4, 4, 4), dense_units=8)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)

@@ -81,6 +81,8 @@ model.compile('adam', 'sparse_categorical_crossentropy')
 # Arrays this large make Keras build the tf.data pipeline that logs "NodeDef".
 x, y = np.zeros((3000, 28, 28), 'uint8'), np.zeros(3000, 'int64')
 mh.fit(model, x, y, epochs=1, validation_data=(x, y), quiet=True, callbacks=[Warn()])
+model.evaluate(x, y, verbose=0)
+model.predict(x, verbose=0)
 print('fitted')
 def inner():
     raise RuntimeError('boom from the reader')
@@ -94,7 +96,7 @@ def reader_run() -> subprocess.CompletedProcess:
 
 
 def test_crash_shows_its_whole_traceback_with_no_sleep(reader_run):
-    # Nothing buffers stderr in another thread, so the whole traceback is there at exit.
+    # setup_book's stderr filter passes everything on at exit, so the whole traceback is there.
     assert reader_run.returncode == 1
     traceback = reader_run.stderr[reader_run.stderr.index("Traceback (most recent call last):"):]
     assert "in inner" in traceback and traceback.rstrip().endswith("RuntimeError: boom from the reader")
@@ -159,3 +161,122 @@ def test_run_times_need_the_clock_and_a_number(monkeypatch):
     monkeypatch.setenv(config.FAST_SECONDS_ENV, "soon")
     with pytest.raises(ValueError, match="MNIST_FAST_SECONDS='soon' is not understood"):
         mh.run_times()
+
+
+# ------------------------------------------------------------------ the persistent stderr filter
+
+NODEDEF = ("E0000 00:00:1764000000.123456  1234 node_def_util.cc:682] NodeDef mentions attribute "
+           "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset; ...>")
+FILTER_SCRIPT = f"""\
+import os, sys, time
+from mnist_helpers import config
+before = os.fstat(2).st_ino
+config.filter_native_stderr()
+config.filter_native_stderr()  # idempotent: one filter, not two
+assert os.fstat(2).st_ino != before, 'fd 2 was not re-routed'
+os.write(2, {(NODEDEF + chr(10)).encode()!r})
+os.write(2, b'a normal native line\\n')
+os.write(2, b'a partial line')
+time.sleep(0.5)  # no newline follows: it must come out anyway, before the next stdout line
+print('stdout after the partial line', flush=True)
+sys.stderr.write('python text\\n')
+raise SystemExit('exit message')
+"""
+
+
+def test_persistent_filter_drops_only_the_noise_and_loses_nothing_at_exit():
+    # stdout and stderr into one pipe, so the order in which they arrive is checked too.
+    result = subprocess.run([sys.executable, "-c", FILTER_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ("a normal native line\na partial linestdout after the partial line\n"
+                             "python text\nexit message\n"), result.stdout
+
+
+def test_persistent_filter_passes_on_a_long_stream_whole():
+    code = ("import os\nfrom mnist_helpers import config\nconfig.filter_native_stderr()\n"
+            "for i in range(20000):\n"
+            f"    os.write(2, f'line {{i}}\\n'.encode() + ({NODEDEF!r} + chr(10)).encode())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [f"line {i}" for i in range(20000)]
+
+
+# ------------------------------------------------------------------ determinism and the device line
+
+@pytest.fixture()
+def fake_tf(monkeypatch):
+    """setup_book with TensorFlow's device list and determinism switch mocked; returns the calls."""
+    import matplotlib as mpl
+    import numpy as np
+    import tensorflow as tf
+
+    calls = {"determinism": 0}
+    monkeypatch.setattr(config, "filter_native_stderr", lambda: None)  # fd 2 stays pytest's
+    monkeypatch.setattr(config, "_run_started", None)
+    monkeypatch.setattr(mpl, "rcParams", mpl.rcParams.copy())
+    monkeypatch.setattr(tf.config.experimental, "enable_op_determinism",
+                        lambda: calls.__setitem__("determinism", calls["determinism"] + 1))
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda device: {"device_name": "NVIDIA Fake 80GB"})
+    monkeypatch.delenv(config.DETERMINISTIC_ENV, raising=False)
+    printing = np.get_printoptions()
+
+    def devices(gpus):
+        listed = [tf.config.PhysicalDevice(name=f"/physical_device:GPU:{i}", device_type="GPU")
+                  for i in range(gpus)]
+        monkeypatch.setattr(tf.config, "list_physical_devices",
+                            lambda device_type=None: listed)
+
+    calls["devices"] = devices
+    yield calls
+    np.set_printoptions(**printing)
+
+
+def test_cpu_keeps_determinism_and_prints_nothing(fake_tf, capsys):
+    fake_tf["devices"](0)
+    mh.setup_book()
+    assert fake_tf["determinism"] == 1
+    assert capsys.readouterr().out == ""
+
+
+def test_gpu_turns_determinism_off_and_says_so(fake_tf, capsys):
+    fake_tf["devices"](1)
+    mh.setup_book()
+    assert fake_tf["determinism"] == 0
+    assert capsys.readouterr().out == (
+        "Running on GPU:0 (NVIDIA Fake 80GB); op determinism off (results may differ slightly between "
+        "runs; mh.setup_book(deterministic=True) or MNIST_DETERMINISTIC=1 turns it on)\n")
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_gpu_determinism_on_request(fake_tf, capsys, monkeypatch, how):
+    fake_tf["devices"](2)
+    if how == "argument":
+        mh.setup_book(deterministic=True)
+    else:
+        monkeypatch.setenv(config.DETERMINISTIC_ENV, "1")
+        mh.setup_book()
+    assert fake_tf["determinism"] == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("Running on GPU:0 (NVIDIA Fake 80GB), the first of 2 GPUs; op determinism on")
+
+
+def test_cpu_determinism_off_on_request_is_said(fake_tf, capsys, monkeypatch):
+    fake_tf["devices"](0)
+    monkeypatch.setenv(config.DETERMINISTIC_ENV, "0")
+    mh.setup_book()
+    assert fake_tf["determinism"] == 0
+    assert capsys.readouterr().out.startswith("Running on CPU; op determinism off")
+    monkeypatch.setenv(config.DETERMINISTIC_ENV, "0")
+    mh.setup_book(deterministic=True)  # the argument wins over the environment
+    assert fake_tf["determinism"] == 1
+
+
+def test_determinism_env_refuses_other_values(fake_tf, monkeypatch):
+    fake_tf["devices"](0)
+    monkeypatch.setenv(config.DETERMINISTIC_ENV, "yes")
+    with pytest.raises(ValueError, match=r"^MNIST_DETERMINISTIC='yes' is not understood: set it to 1 "):
+        mh.setup_book()
+    assert fake_tf["determinism"] == 0

@@ -1,4 +1,6 @@
 """Loading MNIST from every source, and the clear errors for every kind of bad input."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -58,22 +60,97 @@ def test_explicit_path_wins_over_env(monkeypatch, tmp_path, mnist):
     assert "path argument" in source
 
 
-def test_keras_download_is_the_last_resort(monkeypatch, tmp_path, mnist):
+# The three ways a fresh machine gets the data, with no network: the download is mocked by
+# replacing data._fetch_npz, the one function that uses it.
+
+@pytest.fixture()
+def no_local_data(monkeypatch, tmp_path):
+    """No MNIST_DATA and an empty Keras cache under tmp_path; returns where the cache file goes."""
     monkeypatch.delenv("MNIST_DATA", raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(data, "_keras_download", lambda: mnist)
-    _, source = mh.load_mnist(return_source=True)
-    assert "Keras download" in source
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    return tmp_path / "keras_home" / "datasets" / "mnist.npz"
+
+
+def mock_download(monkeypatch, mnist, damage=None):
+    """Replace the network fetch with one that writes ``mnist`` (damaged by ``damage``) as mnist.npz."""
+    calls = []
+
+    def fetch(destination):
+        calls.append(destination)
+        (x_train, y_train), (x_test, y_test) = [[a.copy() for a in pair] for pair in mnist]
+        if damage:
+            damage(x_train)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(destination, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        return destination
+
+    monkeypatch.setattr(data, "_fetch_npz", fetch)
+    return calls
+
+
+def test_no_data_and_no_download_is_a_clear_error(no_local_data, monkeypatch, mnist):
+    calls = mock_download(monkeypatch, mnist)
+    with pytest.raises(mh.MnistNotFoundError) as info:
+        mh.load_mnist(download=False)
+    message = str(info.value)
+    assert "MNIST_DATA: not set" in message and f"Keras cache {no_local_data}: no such file" in message
+    assert "Keras download: not attempted (download=False)" in message and "To fix: set MNIST_DATA" in message
+    assert calls == [] and not no_local_data.exists()
+
+
+def test_data_in_the_keras_cache_is_used_without_download(no_local_data, monkeypatch, mnist):
+    mock_download(monkeypatch, mnist)
+    data._fetch_npz(no_local_data)  # put it in the cache, then forbid any further fetch
+    monkeypatch.setattr(data, "_fetch_npz", lambda destination: pytest.fail("downloaded with the data in the cache"))
+    split, source = mh.load_mnist(return_source=True)  # download allowed, but not needed
+    assert source == f"{no_local_data} (Keras cache)"
+    assert np.array_equal(split[1][0], mnist[1][0])
+
+
+def test_no_data_is_downloaded_once_into_the_cache_and_verified(no_local_data, monkeypatch, mnist):
+    calls = mock_download(monkeypatch, mnist)
+    verified = []
+    monkeypatch.setattr(data, "verify_checksums", lambda split, source: verified.append(source))
+    split, source = mh.load_mnist(return_source=True)
+    assert calls == [no_local_data] and no_local_data.is_file()
+    assert source == f"{no_local_data} (Keras download)" and verified == [str(no_local_data)]
+    assert np.array_equal(split[0][1], mnist[0][1])
+    _, source = mh.load_mnist(return_source=True)  # the next run finds it in the cache
+    assert calls == [no_local_data] and source.endswith("(Keras cache)")
+
+
+def test_a_corrupted_download_is_a_checksum_error_and_is_not_kept(no_local_data, monkeypatch, mnist):
+    def flip_pixel(x_train):
+        x_train[7, 14, 14] ^= 1
+    calls = mock_download(monkeypatch, mnist, damage=flip_pixel)
+    with pytest.raises(mh.ChecksumError, match=r"x_train differs from the original MNIST train-images-idx3-ubyte"):
+        mh.load_mnist()
+    assert len(calls) == 1 and not no_local_data.exists()  # the next run downloads again
+
+
+def test_the_download_lands_in_the_keras_cache(no_local_data, monkeypatch):
+    # What the real fetch asks Keras for (Keras' get_file replaced: no network).
+    import keras
+
+    asked = {}
+
+    def get_file(fname, origin, file_hash, cache_dir, cache_subdir):
+        asked.update(fname=fname, origin=origin, file_hash=file_hash)
+        return str(Path(cache_dir) / cache_subdir / fname)
+
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    assert data._fetch_npz(no_local_data) == no_local_data
+    assert asked == {"fname": "mnist.npz", "origin": data.MNIST_NPZ_URL, "file_hash": data.MNIST_NPZ_SHA256}
 
 
 def test_nothing_found_lists_every_source_and_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_DATA", str(tmp_path / "nowhere"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
 
-    def offline():
+    def offline(destination):
         raise OSError("URL fetch failure: Name or service not known")
 
-    monkeypatch.setattr(data, "_keras_download", offline)
+    monkeypatch.setattr(data, "_fetch_npz", offline)
     with pytest.raises(mh.MnistNotFoundError) as info:
         mh.load_mnist()
     message = str(info.value)
