@@ -134,6 +134,8 @@ test-lab: browser
 # at its top quotes both modes measured on the same machine: the fast run's cells took from the
 # first one's start to the last one's end (nbclient's timestamps), passed to the full run as
 # MNIST_FAST_SECONDS (mh.run_times). One chapter: make execute NOTEBOOKS=notebooks/04_dense_layer.ipynb
+# After the full run, the numbers its prose quotes are rewritten from the values it stored
+# (python -m mnist_helpers.prose: <!-- glue NAME:SPEC -->TEXT<!-- /glue --> from mh.glue's outputs).
 # A chapter that fails is left as it was and the others still run; the failures are listed at the end.
 CELLS_SECONDS := import sys, nbformat; from datetime import datetime; \
   times = [datetime.fromisoformat(cell.metadata.execution[key]) for cell in nbformat.read(sys.argv[1], 4).cells \
@@ -145,7 +147,8 @@ execute: setup
 	  if MNIST_FAST=1 $(BIN)/jupyter nbconvert --to notebook --execute --output-dir $$scratch --ExecutePreprocessor.timeout=3600 $$nb; then \
 	    fast=$$($(BIN)/python -c '$(CELLS_SECONDS)' $$scratch/$$(basename $$nb)); \
 	    echo "make execute: $$nb, full data (fast mode took $$fast s)"; \
-	    MNIST_FAST_SECONDS=$$fast MNIST_RESULTS_DIR=$(abspath mnist_helpers/book_results) $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 $$nb || failed="$$failed $$nb"; \
+	    MNIST_FAST_SECONDS=$$fast MNIST_RESULTS_DIR=$(abspath mnist_helpers/book_results) $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 $$nb \
+	      && $(BIN)/python -m mnist_helpers.prose $$nb || failed="$$failed $$nb"; \
 	  else failed="$$failed $$nb"; fi; \
 	done; rm -rf $$scratch; \
 	if [ -n "$$failed" ]; then echo "make execute: FAILED:$$failed"; exit 1; fi

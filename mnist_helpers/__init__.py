@@ -18,6 +18,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``convolution``    2-D convolution and pooling in NumPy (chapter 7)
 ``regularization`` dropout in NumPy (chapter 8)
 ``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
+``prose``          ``glue``: the run's numbers that a chapter's text quotes
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
 ``kaggle``         Digit Recognizer: submission from train.csv alone, MNIST leak measured
 ``results``        the results files: ``record_results`` writes, ``read_results`` reads
@@ -36,7 +37,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "kaggle", "layers", "model_card",
-               "models", "optimizers", "plots", "predict", "preprocessing", "regularization", "results",
+               "models", "optimizers", "plots", "predict", "preprocessing", "prose", "regularization", "results",
                "training", "web_export", "whitening")
 
 # Top-level name -> the module that defines it.
@@ -51,6 +52,7 @@ _EXPORTS = {
     "bounding_boxes": "preprocessing", "centers_of_mass": "preprocessing", "check_images": "preprocessing",
     "scale": "preprocessing", "subsample": "preprocessing", "train_val_split": "preprocessing",
     "sample_digit_files": "predict",
+    "glue": "prose",
     "record_results": "results",
     "fit": "training",
 }

@@ -6,11 +6,15 @@ notebooks/ are listed, JupyterLab's page is served and the notebooks' kernel is 
 the first chapter runs cell by cell through the server's kernel API (a websocket, as JupyterLab
 does), which proves the kernel imports the installed `mnist_helpers` and loads the data; the
 same notebook is opened in JupyterLab in headless Chromium (screenshot:
-book/_build/screenshots/jupyterlab.png). Last, the server is shut down through its API.
+book/_build/screenshots/jupyterlab.png). Every chapter is then opened there as a reader sees it,
+with jupyterlab-myst rendering its Markdown: no MyST role or backtick directive fence shows as
+text, and sampled sentences quote the same numbers as the website's page of that chapter (built
+once here, as `make book` does). Last, the server is shut down through its API.
 """
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -27,6 +31,7 @@ from pathlib import Path
 import pytest
 
 import site_checks as sc
+from mnist_helpers import prose
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -103,7 +108,9 @@ def lab(tmp_path_factory, committed):
     # JupyterLab settings of this test: never autosave (the committed notebooks must stay as
     # they are) and do not ask about Jupyter news (it would cover the screenshot).
     for plugin, settings in {"docmanager-extension/plugin": {"autosave": False},
-                             "apputils-extension/notification": {"fetchNews": "false"}}.items():
+                             "apputils-extension/notification": {"fetchNews": "false"},
+                             # every cell in the page, not only those scrolled into view
+                             "notebook-extension/tracker": {"windowingMode": "none"}}.items():
         path = home / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings))
@@ -279,6 +286,103 @@ def test_the_chapter_opens_in_jupyterlab_in_a_browser(lab):
         browser.close()
     assert problems == []
     assert sorted(t for t in listed if t.endswith(".ipynb")) == sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+
+
+# ------------------------------------------------------------------ every chapter reads in JupyterLab
+
+ROLE = re.compile(r"\{[a-z][\w:-]*\}`")
+# A word of plain prose (no markup, no quotes, which the renderers typeset differently).
+PLAIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9,;()-]*")
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def sampled_sentences(notebook: dict, count: int = 3) -> list[str]:
+    """``count`` snippets of visible prose, each ending in a number the run produced.
+
+    A snippet is the two plain words before a marked number and the number itself, e.g.
+    ``"validation accuracy 97.37%"``: the same text must appear in JupyterLab and on the website.
+    They are spread over the chapter (first, middle, last of the candidates).
+    """
+    found = []
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "markdown" or cell["metadata"].get("jupyter", {}).get("source_hidden"):
+            continue
+        for line in "".join(cell["source"]).splitlines():
+            for match in prose.MARKER.finditer(line):
+                before = prose.MARKER.sub(lambda m: m["text"], line[:match.start()]).split()[-2:]
+                number = match["text"]
+                if (len(before) == 2 and all(PLAIN_WORD.fullmatch(w) for w in before)
+                        and re.fullmatch(r"[\d.,%]+(?: \w+)?", number)):
+                    found.append(f"{before[0]} {before[1]} {number}")
+    if len(found) <= count:
+        return found
+    return [found[round(i * (len(found) - 1) / (count - 1))] for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def website(tmp_path_factory):
+    """The book's pages as text, built as `make book` builds them: {notebook stem: text}."""
+    from bs4 import BeautifulSoup
+
+    out = tmp_path_factory.mktemp("site")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", ".", "--config", "book/_config.yml", "--toc",
+                             "book/_toc.yml", "--path-output", str(out), "-W", "--keep-going"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    pages = {}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        page = BeautifulSoup((out / "_build" / "html" / "notebooks" / f"{path.stem}.html").read_text(), "html.parser")
+        pages[path.stem] = _plain(page.find("article").get_text(" "))
+    return pages
+
+
+def test_the_sampler_finds_numbers():
+    notebook = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": [
+        "It reaches <!-- glue a:.2% -->99.58%<!-- /glue --> on the validation images, then\n",
+        "**x** *y* <!-- glue b -->3<!-- /glue --> and the last layer <!-- glue c:.1f -->0.5<!-- /glue -->.\n"]},
+        {"cell_type": "markdown", "metadata": {"jupyter": {"source_hidden": True}},
+         "source": ["the hidden one <!-- glue d -->7<!-- /glue -->"]}]}
+    assert sampled_sentences(notebook) == ["It reaches 99.58%", "last layer 0.5"]
+
+
+def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website):
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        browser = sc.launch(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+            notebook = json.loads(path.read_text())
+            # ?reset: a fresh workspace, so this chapter is the only notebook open
+            page.goto(f"{lab.url}lab/tree/{path.name}?reset&token={lab.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell h1", timeout=60_000)
+            cells = page.locator(".jp-NotebookPanel .jp-MarkdownCell")
+            expected = sum(cell["cell_type"] == "markdown" for cell in notebook["cells"])
+            page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel .jp-MarkdownCell').length "
+                                   f">= {expected}", timeout=60_000)
+            text = _plain(" ".join(cells.all_inner_texts()))
+            if path.stem == "02_classic_baselines":
+                page.get_by_text("Exercise 1", exact=True).first.scroll_into_view_if_needed()
+                page.screenshot(path=str(SCREENSHOTS / "jupyterlab_exercises.png"))
+            if ROLE.search(text):
+                problems.append(f"{path.name}: a role shows as text: {ROLE.search(text)[0]!r}")
+            if "```{" in text:
+                problems.append(f"{path.name}: a directive fence shows as text")
+            sentences = sampled_sentences(notebook)
+            if len(sentences) < 3:
+                problems.append(f"{path.name}: only {len(sentences)} sentences to compare")
+            for sentence in sentences:
+                for view, shown in (("JupyterLab", text), ("the website", website[path.stem])):
+                    if sentence not in shown:
+                        problems.append(f"{path.name}: {view} does not show {sentence!r}")
+        browser.close()
+    # The opened notebooks' kernels end with the server (test_shutdown_stops_everything).
+    assert not problems, "\n".join(problems)
 
 
 def test_running_and_opening_the_chapter_left_it_unchanged(lab, committed):

@@ -1,11 +1,19 @@
-"""Every number in a chapter's prose that a run produced is glued from that run (MyST-NB).
+"""Every number in a chapter's prose that a run produced comes from that run, and reads as a number
+in every view of the notebook.
 
-The test reads each notebook's markdown cells, takes out what cannot hold a typed result
-(maths, code, glue roles, links' targets), and looks for numbers followed by a unit a run would
-produce: ``%``, ``s``, ``min``, ``x``, "times", "errors", "images". Each one must be either
-glued (``{glue:text}`key```) or allowed: the facts below that are true of every run, or a
-chapter's own short list in ``tests/prose_allow/<notebook>.txt`` (one regular expression per
-line, then ``#`` and why it is not a result of the run, e.g. a published figure and its source).
+A run-produced number sits between two HTML comments naming the value that the run stored with
+``mh.glue`` (``<!-- glue acc:.2% -->99.58%<!-- /glue -->``, see ``mnist_helpers.prose``):
+``make execute`` rewrites it from the outputs, and a test here checks that every committed one
+equals its stored value. The scan reads each notebook's markdown cells, takes out what cannot hold
+a typed result (maths, code, marked numbers, links' targets), and looks for numbers followed by a
+unit a run would produce: ``%``, ``s``, ``min``, ``x``, "times", "errors", "images". Each one must
+be either marked or allowed: the facts below that are true of every run, or a chapter's own short
+list in ``tests/prose_allow/<notebook>.txt`` (one regular expression per line, then ``#`` and why
+it is not a result of the run, e.g. a published figure and its source).
+
+The Markdown must also read in a plain viewer (GitHub, Colab, VS Code: CommonMark, no MyST): no
+MyST role (``{name}`text```), whose syntax such a viewer would show, and directives written with
+colons (``:::{exercise}``), which degrade to text there instead of a code block.
 """
 from __future__ import annotations
 
@@ -14,6 +22,9 @@ import re
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
+
+from mnist_helpers import prose
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -33,7 +44,7 @@ NUMBER_WITH_UNIT = re.compile(r"(?<![\w.$\\])(\d[\d,]*(?:\.\d+)?)(\s*)" + UNIT)
 
 # What cannot hold a typed result, or holds a glued one: removed before the search.
 STRIP = [
-    re.compile(r"\{glue(:\w+)?\}`[^`]*`"),   # glue roles
+    prose.MARKER,                            # numbers marked as the run's (their comments too)
     re.compile(r"```.*?```", re.S),          # fenced blocks' options and code (directive bodies stay)
     re.compile(r"`[^`\n]*`"),                # inline code
     re.compile(r"\$\$.*?\$\$", re.S),        # display maths
@@ -105,14 +116,76 @@ def test_allow_lists_name_existing_notebooks():
 
 @pytest.mark.parametrize("text, typed", [
     ("It reached 98.2% after 3 epochs.", ["'98.2%'"]),
-    ("It reached {glue:text}`acc:.1%` after 3 epochs.", []),
+    ("It reached <!-- glue acc:.1% -->98.2%<!-- /glue --> after 3 epochs.", []),
+    ("It reached 98.2%<!-- glue acc:.1% --> after 3 epochs.", ["'98.2%'"]),
     ("It took 12 s, about 3 times longer; 14 errors remain.", ["'12 s'", "'3 times'", "'14 errors'"]),
     ("The 60,000 training images and the 10,000 test images.", []),
     ("A $3 \\times 3$ kernel, `x = 2 * 3s`, and [a link](https://x.org/9%).", []),
     ("```{exercise}\n:label: ex-1\nWhat is 0.5% of 60,000 images?\n```", ["'0.5%'"]),
+    (":::{exercise}\n:label: ex-1\n\nWhat is 0.5% of 60,000 images?\n:::", ["'0.5%'"]),
     ("2.5x faster, 7 min, 4 minutes", ["'2.5x'", "'7 min'", "'4 minutes'"]),
     ("A 3 x 3 kernel on the 28 × 28 images, 7.8× slower, in the 1990s.", ["'7.8×'"]),
 ])
 def test_the_scan_finds_typed_numbers(text, typed):
     found = typed_numbers(text, [re.compile(p) for p in ALLOWED_EVERYWHERE])
     assert [problem.split(" in: ")[0] for problem in found] == typed
+
+
+# ------------------------------------------------------------------ every view reads the numbers
+
+def notebook_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf8"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_marked_numbers_equal_what_the_run_stored(notebook):
+    stale = prose.stale_numbers(notebook_json(notebook))
+    assert not stale, (f"{notebook.name}: the prose does not quote the committed run (run "
+                       f"`python -m mnist_helpers.prose {notebook}`, which make execute does):\n  " + "\n  ".join(stale))
+
+
+def test_a_stale_number_is_found():
+    notebook = {"cells": [
+        {"cell_type": "code", "source": "", "outputs": [{
+            "output_type": "display_data", "metadata": {"scrapbook": {"name": "acc", "mime_prefix": prose.RECORD_PREFIX}},
+            "data": {prose.RECORD_PREFIX + "text/plain": "0.9958"}}]},
+        {"cell_type": "markdown", "source": "Now <!-- glue acc:.2% -->99.57%<!-- /glue --> and <!-- glue gone -->3<!-- /glue -->."},
+    ]}
+    assert prose.stale_numbers(notebook) == ["cell 1: acc shows '99.57%', the run stored '99.58%'",
+                                             "cell 1: gone is quoted but no output stores it (mh.glue('gone', ...))"]
+    refreshed, missing = prose.refresh_markdown(notebook["cells"][1]["source"], {"acc": "0.9958"})
+    assert refreshed == "Now <!-- glue acc:.2% -->99.58%<!-- /glue --> and <!-- glue gone -->3<!-- /glue -->."
+    assert missing == ["gone"]
+
+
+ROLE = re.compile(r"\{[a-z][\w:-]*\}`")
+# A role after CommonMark rendering: the braces stay as text, the backticks become <code>.
+RENDERED_ROLE = re.compile(r"\{[a-z][\w:-]*\}<code>")
+COMMONMARK = MarkdownIt("commonmark")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_plain_viewers_show_no_myst_syntax(notebook):
+    for index, text in enumerate(markdown_cells(notebook)):
+        html = COMMONMARK.render(text)
+        assert not ROLE.search(text) and not RENDERED_ROLE.search(html), (
+            f"{notebook.name}, markdown cell {index}: a MyST role shows raw in plain viewers: "
+            f"{(ROLE.search(text) or RENDERED_ROLE.search(html))[0]!r}; write a link or a marked number")
+        assert not re.search(r"^ {0,3}<!--", text, re.M), (
+            f"{notebook.name}, markdown cell {index}: a line starts with an HTML comment, which CommonMark "
+            "reads as a raw HTML block (its Markdown unrendered, its line breaks lost): move the marked "
+            "number off the start of the line")
+        assert "```{" not in text, (f"{notebook.name}, markdown cell {index}: write directives with colons "
+                                    "(:::{name}), which plain viewers show as text, not as a code block")
+
+
+@pytest.mark.parametrize("text, bad", [
+    ("Reached {glue:text}`acc:.2%`.", True),
+    ("See {ref}`ch01-x`.", True),
+    ("Reached <!-- glue acc:.2% -->99.58%<!-- /glue -->; see [an exercise](#ch01-x).", False),
+    (":::{exercise}\n:label: ch01-x\n\nText.\n:::", False),
+])
+def test_the_plain_view_check(text, bad):
+    html = COMMONMARK.render(text)
+    assert bool(ROLE.search(text) or RENDERED_ROLE.search(html)) == bad
+    assert "99.58%" in html or "99.58" not in text  # the marked number is shown, its comments are not
