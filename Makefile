@@ -38,7 +38,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	@awk '/^uv==/ {p = 1} p {print} p && !/\\$$/ {exit}' requirements.lock > $(VENV)/uv-requirement.txt
-	@if $(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-requirement.txt; then \
+	@if $(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-requirement.txt && \
+	  $(UV) --version >/dev/null 2>&1; then \
 	  echo "make setup: installing requirements.lock with $$($(UV) --version)"; \
 	  $(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock && \
 	  $(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .; \
