@@ -5,11 +5,14 @@ Playwright loads each page from a local HTTP server on 127.0.0.1. Every request 
 127.0.0.1 is blocked and reported, so a page that needs the internet (a CDN, a web font) fails.
 :func:`check_page` returns a list of problems, empty when the page is fine; the tests assert on
 those lists, and also feed deliberately broken copies of the site to the same function to show
-that it notices a missing figure or MathJax fetched from a CDN.
+that it notices a missing figure or MathJax fetched from a CDN. With ``accessibility=True`` it also
+runs axe-core (a pinned copy in tests/vendor/, injected into the page: nothing is fetched) and
+reports its violations.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import os
 import re
@@ -31,6 +34,21 @@ FETCHING_TAGS = {"script": "src", "img": "src", "iframe": "src", "source": "src"
                  "audio": "src", "embed": "src", "link": "href"}
 # Raw TeX that MathJax should have turned into maths: $$, \( \) \[ \] or a command like \frac.
 RAW_TEX_RE = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\[a-zA-Z]{2,}")
+
+# axe-core, the accessibility checker, from the npm package axe-core (its axe.min.js, licence
+# header included; the MPL-2.0 text is beside it). To update: `npm pack axe-core@VERSION`, copy
+# package/axe.min.js to tests/vendor/, and change the version and the SHA-256 here.
+AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+AXE_VERSION = "4.14.1"
+AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
+# Impacts that fail the website test; "minor" violations are counted and printed only.
+AXE_FAILING_IMPACTS = ("critical", "serious", "moderate")
+# axe's default rule set (WCAG 2.x A and AA and its best practices), every node of each violation.
+AXE_RUN_JS = """async () => {
+  const results = await axe.run(document, {resultTypes: ['violations']});
+  return results.violations.flatMap(v => v.nodes.map(n => ({
+    rule: v.id, impact: n.impact || v.impact, target: n.target.flat().join(' >>> '), help: v.help})));
+}"""
 
 # Every text node outside code, scripts and rendered maths: where raw TeX must not be left over.
 PROSE_TEXT_JS = """() => {
@@ -183,17 +201,56 @@ class PageReport:
     problems: list[str] = field(default_factory=list)
     maths: int = 0
     images: int = 0
+    # axe-core's findings when check_page ran it (accessibility=True), None when it did not.
+    violations: list[Violation] | None = None
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One element that fails one axe-core rule on one page."""
+
+    rule: str
+    impact: str
+    target: str  # a CSS selector of the element
+    page: str
+    help: str = ""
+
+    def __str__(self):
+        return f"{self.rule} ({self.impact}) at {self.target} on {self.page}: {self.help}"
+
+
+def axe_file_problems() -> list[str]:
+    """Why tests/vendor/axe.min.js is not the pinned axe-core; empty when it is."""
+    if not AXE_JS.is_file():
+        return [f"{AXE_JS} is missing"]
+    data = AXE_JS.read_bytes()
+    problems = []
+    if not data.startswith(f"/*! axe v{AXE_VERSION}\n".encode()):
+        problems.append(f"{AXE_JS.name} does not start with the licence header of axe v{AXE_VERSION}: "
+                        f"{data[:40]!r}")
+    if hashlib.sha256(data).hexdigest() != AXE_SHA256:
+        problems.append(f"{AXE_JS.name}'s SHA-256 is not the one of axe-core {AXE_VERSION}'s axe.min.js")
+    return problems
+
+
+def axe_violations(page, name: str) -> list[Violation]:
+    """Run axe-core's default rules on the page as it is now; ``name`` names the page in reports.
+
+    The script is injected from tests/vendor/ (Playwright inlines the file): nothing is fetched."""
+    page.add_script_tag(path=str(AXE_JS))
+    return [Violation(page=name, **found) for found in page.evaluate(AXE_RUN_JS)]
 
 
 def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: Path | None = None,
-               maths_screenshot: Path | None = None) -> PageReport:
+               maths_screenshot: Path | None = None, accessibility: bool = False) -> PageReport:
     """Load ``url`` in a new page of ``context`` and report everything a reader would notice.
 
     Problems: console errors and uncaught exceptions, requests that fail or answer >= 400,
     requests to anything not starting with one of ``local_prefixes`` (blocked, so the page is
     seen as it is offline), images that did not load (natural width 0), ``.math`` elements
     MathJax did not render, MathJax errors, raw TeX left in the text and a title starting with
-    a stray "#".
+    a stray "#". With ``accessibility``, ``report.violations`` lists axe-core's findings on the
+    page once loaded, its maths typeset and its images in (see :func:`axe_violations`).
     """
     report = PageReport(url)
     problems = report.problems
@@ -237,6 +294,8 @@ def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: P
         leftovers = [t for t in page.evaluate(PROSE_TEXT_JS) if RAW_TEX_RE.search(t)]
         problems += [f"raw TeX in the text: {t.strip()[:100]!r}" for t in leftovers[:5]]
         page.evaluate("window.scrollTo(0, 0)")
+        if accessibility:
+            report.violations = axe_violations(page, local_url(url) or url)
         if screenshot is not None:
             page.screenshot(path=str(screenshot))
         if maths_screenshot is not None and report.maths:

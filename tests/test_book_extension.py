@@ -229,3 +229,20 @@ def test_a_book_can_read_another_results_folder(tmp_path):
     source_read_handler()(app, "results", source)
     assert "| tiny net |" in source[0] and "Classic baselines" not in source[0]
     assert app.env.dependencies == [str(tmp_path / "runs" / "runs.json")]
+
+
+# ------------------------------------------------------------------ launch buttons
+
+def test_the_repository_url_setting():
+    env = {"BOOK_REPOSITORY_URL": "https://github.com/org/repo.git/"}
+    assert ext.repository_url(env, "") == "https://github.com/org/repo"
+    assert ext.repository_url({}, "https://github.com/a/b") == "https://github.com/a/b"
+    assert ext.repository_url({"BOOK_REPOSITORY_URL": "https://github.com/c/d"}, "https://github.com/a/b") \
+        == "https://github.com/c/d"  # the environment wins
+    with pytest.raises(ValueError, match="BOOK_REPOSITORY_URL"):
+        ext.repository_url({"BOOK_REPOSITORY_URL": "https://gitlab.com/org/repo"}, "")
+    options = {"repository_url": "", "launch_buttons": {"colab_url": "https://colab.research.google.com",
+                                                        "binderhub_url": "https://mybinder.org", "thebe": False}}
+    assert ext.launch_theme_options(options, {})["launch_buttons"] == {"thebe": False}
+    on = ext.launch_theme_options(options, {"BOOK_REPOSITORY_URL": "https://github.com/example/mnist-book"})
+    assert on["repository_url"] == "https://github.com/example/mnist-book" and on["launch_buttons"] == options["launch_buttons"]

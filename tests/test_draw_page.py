@@ -5,7 +5,8 @@ and the pages it links to (a few seconds instead of the whole book), then opened
 (file://), as a reader who double-clicks the HTML file would. Checked: it loads with no console
 error and no request at all outside the site; its JavaScript network predicts Keras' digit on 500
 MNIST test images; its preprocessing gives the same 28 x 28 images as
-``mh.predict.preprocess_image``; digits drawn with the mouse are read right; the examples load.
+``mh.predict.preprocess_image``; digits drawn with the mouse are read right; the examples load;
+the keyboard alone reaches and presses the buttons, and the answer is announced (aria-live).
 Screenshot: book/_build/screenshots/draw.png.
 """
 import base64
@@ -295,6 +296,47 @@ def test_digits_drawn_with_the_mouse_are_read(page):
     page.evaluate("document.getElementById('mnist-draw').scrollIntoView({block: 'center'})")
     page.screenshot(path=str(SCREENSHOTS / "draw.png"))
     assert page.problems == []
+
+
+FOCUSED_JS = "sel => document.activeElement !== null && document.activeElement.matches(sel)"
+# The element that announces the answer: the answer itself or an ancestor with aria-live.
+LIVE_JS = """() => {
+  const live = document.querySelector('.md-answer').closest('[aria-live]');
+  return live && {politeness: live.getAttribute('aria-live'), text: document.querySelector('.md-answer').textContent};
+}"""
+
+
+def _tab_to(page, selector, key="Tab", limit=80):
+    """Press ``key`` until ``selector`` has the focus; the number of presses (fails after ``limit``)."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press(key)
+        if page.evaluate(FOCUSED_JS, selector):
+            return presses
+    pytest.fail(f"{limit} presses of {key} never reached {selector}; focus is on "
+                f"{page.evaluate('document.activeElement.outerHTML.slice(0, 120)')}")
+
+
+def test_the_page_works_with_the_keyboard_alone(site, browser):
+    """Tab reaches the Clear button and an example; Enter and Space press them; the answer is announced."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto((site / "book" / "draw.html").as_uri(), wait_until="load")
+        page.wait_for_function("window.mnistDraw !== undefined")
+        presses = _tab_to(page, ".md-clear")
+        _tab_to(page, ".md-example")  # the first example, after Clear
+        page.keyboard.press("Enter")
+        assert page.locator(".md-answer").get_attribute("data-digit") == "0"
+        live = page.evaluate(LIVE_JS)
+        assert live is not None and live["politeness"] in ("polite", "assertive"), "the answer is not announced"
+        assert live["text"].startswith("The network reads a 0")
+        _tab_to(page, ".md-clear", key="Shift+Tab")
+        page.keyboard.press("Space")
+        assert page.locator(".md-answer").get_attribute("data-digit") == "-1"
+        assert page.evaluate(LIVE_JS)["text"] == "Draw a digit in the box."
+        print(f"\nthe Clear button is reached after {presses} presses of Tab")
+    finally:
+        context.close()
 
 
 def test_the_examples_are_mnist_test_digits_and_are_read(page, mnist):

@@ -4,17 +4,25 @@ The build runs once per session (`make book` into a temp folder, warnings are er
 served on 127.0.0.1 with every other host blocked. Then: every page loads cleanly, the maths is
 rendered by the MathJax copy inside the site (also from a file:// URL), the "next" links walk
 through the chapters in the order of book/_toc.yml, search finds "softmax", each chapter offers
-its notebook for download, and the results page comes from benchmarks/results/. The checker is
-itself tested on broken copies of the site (a deleted figure, MathJax pointed at a CDN).
-Screenshots of every page: book/_build/screenshots/.
+its notebook for download, and the results page comes from benchmarks/results/. Every page
+passes axe-core (the pinned copy in tests/vendor/, default rules): a critical, serious or
+moderate violation fails, minor ones are counted. With a repository URL (BOOK_REPOSITORY_URL) the
+chapters get Colab and Binder buttons, and without one no link to either. The checker is itself
+tested on broken copies of the site (a deleted figure, MathJax pointed at a CDN, an unlabelled
+input). Screenshots of every page: book/_build/screenshots/.
 """
 import html
 import json
+import os
+import re
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from book_extension import load_extension
 import site_checks as sc
@@ -23,6 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TOC = ROOT / "book" / "_toc.yml"
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+# The port the chapter pages link to: `make book` passes the Makefile's LAB_PORT to the build.
+LAB_PORT = os.environ.get("LAB_PORT", "").strip() or "8888"
+# A repository URL for the build with launch buttons (nothing is fetched from it).
+EXAMPLE_REPOSITORY = "https://github.com/example/mnist-book"
+LAUNCH_HOSTS = ("colab.research.google.com", "mybinder.org")
 
 
 ext = load_extension()
@@ -82,6 +95,28 @@ def context(browser):
     context.close()
 
 
+@pytest.fixture(scope="session")
+def page_reports(site, served, browser, pages):
+    """Every page loaded once, as a reader sees it (sc.check_page), with axe-core run on it:
+    the book's pages in toc order, then Sphinx's own (search, index); not _static's templates."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("[0-9][0-9]_*.png"):  # pages of an earlier build (not jupyterlab.png)
+        old.unlink()
+    others = sorted(p.stem for p in site.glob("*.html") if p.stem != "index")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    reports, start = {}, time.perf_counter()
+    try:
+        for i, docname in enumerate(pages + others):
+            shot = f"{i:02d}_{docname.replace('/', '_')}"
+            reports[docname] = sc.check_page(
+                context, served + docname + ".html", (served,), accessibility=True,
+                screenshot=SCREENSHOTS / f"{shot}.png", maths_screenshot=SCREENSHOTS / f"{shot}_maths.png")
+    finally:
+        context.close()
+    print(f"\n{len(reports)} pages loaded and checked with axe-core in {time.perf_counter() - start:.1f} s")
+    return reports
+
+
 # ------------------------------------------------------------------ the build
 
 def test_build_is_warning_free_and_uses_committed_outputs(build, site, pages):
@@ -119,18 +154,8 @@ def test_mathjax_is_served_from_the_site_itself(site):
 
 # ------------------------------------------------------------------ every page in the browser
 
-def test_every_page_loads_cleanly_with_rendered_maths(site, served, context, pages):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("[0-9][0-9]_*.png"):  # pages of an earlier build (not jupyterlab.png)
-        old.unlink()
-    # The chapters in order, then Sphinx's own pages (search, index); not _static's templates.
-    others = sorted(p.stem for p in site.glob("*.html") if p.stem != "index")
-    reports = {}
-    for i, docname in enumerate(pages + others):
-        shot = f"{i:02d}_{docname.replace('/', '_')}"
-        reports[docname] = sc.check_page(
-            context, served + docname + ".html", (served,),
-            screenshot=SCREENSHOTS / f"{shot}.png", maths_screenshot=SCREENSHOTS / f"{shot}_maths.png")
+def test_every_page_loads_cleanly_with_rendered_maths(page_reports, pages):
+    reports = page_reports
     problems = {name: r.problems for name, r in reports.items() if r.problems}
     assert not problems, f"problems a reader would see: {json.dumps(problems, indent=1)}"
     # The checks above must have had something to check.
@@ -138,6 +163,26 @@ def test_every_page_loads_cleanly_with_rendered_maths(site, served, context, pag
     assert sum(r.images for name, r in reports.items() if name.startswith("notebooks/")) >= 1
     assert reports["book/results"].images >= 1
     assert len(list(SCREENSHOTS.glob("*.png"))) > len(pages)
+
+
+def test_axe_core_is_the_pinned_copy():
+    assert sc.axe_file_problems() == []
+
+
+def test_every_page_passes_axe_core(page_reports, pages):
+    """axe-core's default rules on every page: critical, serious or moderate fails; minor is counted."""
+    assert set(pages) <= set(page_reports)  # the introduction, each chapter, the draw and results pages
+    violations = [v for report in page_reports.values() for v in report.violations]
+    print(f"\naxe-core {sc.AXE_VERSION} on {len(page_reports)} pages:")
+    for name, report in page_reports.items():
+        counts = Counter(v.impact for v in report.violations)
+        print(f"  {name}: " + (", ".join(f"{n} {impact}" for impact, n in sorted(counts.items())) or "no violation"))
+    minor = [v for v in violations if v.impact not in sc.AXE_FAILING_IMPACTS]
+    for rule, n in sorted(Counter(v.rule for v in minor).items()):
+        print(f"  allowed, minor: {n} x {rule}")
+    failing = [v for v in violations if v.impact in sc.AXE_FAILING_IMPACTS]
+    assert not failing, f"{len(failing)} accessibility violations (axe-core {sc.AXE_VERSION}):\n" + \
+        "\n".join(map(str, failing))
 
 
 def test_maths_renders_from_disk_without_a_server(site, context, pages):
@@ -217,7 +262,7 @@ def test_each_chapter_says_how_to_run_it_in_jupyterlab(served, context, pages):
         assert box.is_visible()
         assert "make lab" in box.inner_text()
         name = Path(docname).name
-        assert box.locator("a").get_attribute("href") == f"http://localhost:8888/lab/tree/{name}.ipynb"
+        assert box.locator("a").get_attribute("href") == f"http://localhost:{LAB_PORT}/lab/tree/{name}.ipynb"
         page.close()
 
 
@@ -235,6 +280,63 @@ def test_each_chapter_has_exercises_whose_solutions_open_on_click(served, contex
             solution.locator(".admonition-title").click()
             assert body.is_visible(), f"{docname}: solution {i + 1} did not open on click"
         page.close()
+
+
+# ------------------------------------------------------------------ launch buttons (Colab, Binder)
+
+@pytest.fixture(scope="session")
+def launch_site(tmp_path_factory):
+    """Chapter 1 alone, built like `make book` (book/_config.yml, -W) but with BOOK_REPOSITORY_URL
+    set: one page is enough to see the launch links, in a few seconds instead of a second book."""
+    out = tmp_path_factory.mktemp("launchbook")
+    toc = out / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: notebooks/01_meet_mnist\n", encoding="utf8")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    start = time.perf_counter()
+    result = subprocess.run([str(jupyter_book), "build", ".", "--config", "book/_config.yml", "--toc", str(toc),
+                             "--path-output", str(out), "-W", "--keep-going"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "BOOK_REPOSITORY_URL": EXAMPLE_REPOSITORY})
+    log = result.stdout + result.stderr
+    if result.returncode != 0 or "WARNING" in log:
+        pytest.fail(f"building chapter 1 with BOOK_REPOSITORY_URL failed (exit {result.returncode}):\n{log[-5000:]}")
+    print(f"\nchapter 1 built with BOOK_REPOSITORY_URL in {time.perf_counter() - start:.1f} s")
+    return out / "_build" / "html"
+
+
+def _launch_links(page_html: str) -> list[str]:
+    return sorted(html.unescape(url) for url in re.findall(r'<a href="([^"]+)"', page_html)
+                  if any(host in url for host in LAUNCH_HOSTS))
+
+
+def test_with_a_repository_url_each_chapter_launches_on_colab_and_binder(launch_site, context):
+    page = launch_site / "notebooks" / "01_meet_mnist.html"
+    text = page.read_text(encoding="utf8")
+    assert _launch_links(text) == [
+        "https://colab.research.google.com/github/example/mnist-book/blob/main/notebooks/01_meet_mnist.ipynb",
+        "https://mybinder.org/v2/gh/example/mnist-book/main?urlpath=lab/tree/notebooks/01_meet_mnist.ipynb",
+    ]
+    assert "run-this-chapter" in text  # the local JupyterLab box stays
+    assert sc.external_resources(text) == []  # links only: the page still loads nothing from elsewhere
+    with sc.serve(launch_site) as base:
+        report = sc.check_page(context, base + "notebooks/01_meet_mnist.html", (base,), accessibility=True)
+    assert report.problems == []
+    assert [str(v) for v in report.violations if v.impact in sc.AXE_FAILING_IMPACTS] == []
+
+
+def test_without_a_repository_url_nothing_links_to_colab_binder_or_a_repository(site):
+    """The committed setting is no URL (no public repository yet): no launch or repository button."""
+    config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text(encoding="utf8"))
+    assert ext.repository_url({}, config["repository"]["url"]) == ""
+    found = {}
+    for page in sorted(site.rglob("*.html")):
+        text = page.read_text(encoding="utf8")
+        hits = [host for host in LAUNCH_HOSTS if host in text]
+        hits += [label for label in ("dropdown-launch-buttons", "source-repository-button", "source-edit-button",
+                                     "source-issues-button") if label in text]
+        if hits:
+            found[str(page.relative_to(site))] = hits
+    assert not found, f"links to launch services or to a repository that is not set: {found}"
 
 
 # ------------------------------------------------------------------ the checker catches breakage
@@ -266,6 +368,19 @@ def test_checker_reports_mathjax_from_a_cdn(site, context, tmp_path):
     assert any("request to another host" in p and "cdn.jsdelivr.net" in p for p in report.problems)
     assert any("maths not rendered" in p for p in report.problems)
     assert any("raw TeX" in p for p in report.problems)
+
+
+def test_checker_reports_an_accessibility_violation(site, context, tmp_path):
+    broken = sc.linked_copy(site, tmp_path / "site")
+    intro = broken / "book" / "intro.html"
+    # An unlabelled text field in the page's title (the first heading link; the print-only copy is hidden).
+    html_text = intro.read_text(encoding="utf8")
+    assert '<a class="headerlink"' in html_text
+    sc.replace_file(intro, html_text.replace('<a class="headerlink"', '<input type="text"><a class="headerlink"', 1))
+    with sc.serve(broken) as base:
+        report = sc.check_page(context, base + "book/intro.html", (base,), accessibility=True)
+    assert report.problems == []
+    assert [(v.rule, v.impact, v.page) for v in report.violations] == [("label", "critical", "book/intro.html")]
 
 
 def test_external_resources_ignores_plain_links():

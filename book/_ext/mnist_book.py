@@ -1,6 +1,6 @@
 """Sphinx extension of the book: the results page, notebook figures and the "run this chapter" box.
 
-Loaded by ``book/_config.yml`` (``sphinx: local_extensions``). Three things:
+Loaded by ``book/_config.yml`` (``sphinx: local_extensions``). Four things:
 
 * ``results``: a page containing the block ``{benchmark-results}`` gets that block replaced, at
   build time, by Markdown generated from ``mnist_helpers/book_results/*.json`` (one table of every model,
@@ -10,6 +10,9 @@ Loaded by ``book/_config.yml`` (``sphinx: local_extensions``). Three things:
   (the code cell whose source contains the ``:match:`` text), without re-executing it.
 * every notebook page gets a box saying how to run that chapter in JupyterLab (``make lab``),
   linking to the port of ``LAB_PORT`` (read from the environment at build time, default 8888).
+* launch buttons: the repository's URL, ``repository: url:`` in ``book/_config.yml`` or the
+  environment's ``BOOK_REPOSITORY_URL`` (which wins), gives each chapter page the theme's Colab and
+  Binder buttons; with no URL they are switched off (no button, no link pointing nowhere).
 
 The pure functions (rendering, picking figures) take plain values so tests can call them without
 Sphinx; the Sphinx glue at the bottom only wires them in.
@@ -41,6 +44,39 @@ def lab_url(environ) -> str:
     if not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"LAB_PORT={port!r} is not a TCP port: set it to the port `make lab` serves on, e.g. 8888")
     return f"http://localhost:{int(port)}/lab/tree/"
+
+
+# The launch services of book/_config.yml's `launch_buttons`: they need a repository to point at.
+LAUNCH_KEYS = ("binderhub_url", "colab_url", "jupyterhub_url", "deepnote_url", "jupyterlite_url")
+REPOSITORY_URL_RE = re.compile(r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+def repository_url(environ, configured: str) -> str:
+    """The repository's URL: ``BOOK_REPOSITORY_URL`` from ``environ``, else ``configured`` (the
+    ``repository: url:`` of book/_config.yml); ``""`` for none. Colab opens GitHub repositories
+    only, so anything but ``https://github.com/ORG/REPO`` is refused with the fix."""
+    url = (environ.get("BOOK_REPOSITORY_URL", "").strip() or (configured or "").strip()).rstrip("/")
+    url = url.removesuffix(".git")
+    if url and not REPOSITORY_URL_RE.fullmatch(url):
+        raise ValueError(f"repository URL {url!r} is not https://github.com/ORG/REPO: set BOOK_REPOSITORY_URL "
+                         "(or repository: url: in book/_config.yml) to the GitHub page of the repository")
+    return url
+
+
+def launch_theme_options(options: dict, environ) -> dict:
+    """The theme options with the launch buttons on for a repository URL, off without one.
+
+    ``options`` is ``html_theme_options`` as Jupyter Book made it from book/_config.yml
+    (``repository_url``, ``launch_buttons``); a new dict is returned."""
+    options = dict(options)
+    url = repository_url(environ, options.get("repository_url", ""))
+    options["repository_url"] = url
+    if not url:
+        # The theme would otherwise build launch links from no repository (or from Jupyter Book's
+        # default one); the buttons that link to the repository itself stay off in _config.yml.
+        options["launch_buttons"] = {key: value for key, value in options.get("launch_buttons", {}).items()
+                                     if key not in LAUNCH_KEYS}
+    return options
 
 
 # ------------------------------------------------------------------ rendering the results
@@ -355,6 +391,13 @@ def _setup_sphinx(app):  # noqa: C901 - one place for all the wiring
     # A config value (rather than a constant) so that a build with another LAB_PORT re-reads
     # every page: Sphinx rebuilds when an "env" config value changes.
     app.add_config_value("mnist_book_lab_url", lab_url(os.environ), "env")
+
+    def on_config_inited(app, config):
+        # Before the builder reads the theme options (sphinx-book-theme makes the launch links
+        # from repository_url and launch_buttons when each page is written).
+        config.html_theme_options = launch_theme_options(config.html_theme_options, os.environ)
+
+    app.connect("config-inited", on_config_inited)
     app.add_config_value("mnist_book_results_folder", "", "env")  # "": the package's results folder
     app.add_directive("notebook-figure", NotebookFigure)
     app.connect("env-merge-info", on_merge)
