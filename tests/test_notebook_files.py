@@ -74,3 +74,31 @@ def test_the_cells_that_record_results_are_ignored_by_nbval(notebook):
         if "record_results(" in "".join(cell["source"]):
             assert "nbval-ignore-output" in cell["metadata"].get("tags", []), (
                 f"{notebook.name}: the cell calling record_results needs the tag nbval-ignore-output")
+
+
+def test_every_chapter_starts_with_the_setup_cell(capsys):
+    # tools/setup_cell.py writes it from pyproject's version and the book's repository setting.
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import setup_cell
+
+    assert setup_cell.main(["--check", *map(str, NOTEBOOKS)]) == 0, capsys.readouterr()
+    assert "git+https://github.com/o/r@v1.2" in setup_cell.cell_source(repo="https://github.com/o/r", ver="1.2")
+    assert "mnist-helpers[notebooks]==1.2\"" in setup_cell.cell_source(repo="", ver="1.2")
+
+
+def test_a_stale_setup_cell_is_caught(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import setup_cell
+
+    notebook = read(NOTEBOOKS[0])
+    cell = setup_cell.first_code_cell(notebook)
+    cell["source"] = "".join(cell["source"]).replace("==", "==0.0.1+")
+    path = tmp_path / NOTEBOOKS[0].name
+    path.write_text(json.dumps(notebook))
+    assert setup_cell.main(["--check", str(path)]) == 1
+    assert setup_cell.main(["--write", str(path)]) == 0
+    assert setup_cell.main(["--check", str(path)]) == 0

@@ -189,3 +189,58 @@ def test_the_plain_view_check(text, bad):
     html = COMMONMARK.render(text)
     assert bool(ROLE.search(text) or RENDERED_ROLE.search(html)) == bad
     assert "99.58%" in html or "99.58" not in text  # the marked number is shown, its comments are not
+
+
+# ------------------------------------------------------------------ mnist_helpers.prose itself
+
+@pytest.mark.parametrize("text, spec, shown", [
+    ("0.99583", ".2%", "99.58%"), ("'12.0 min'", None, "12.0 min"), ("60000", ",d", "60,000"),
+    ("3.0", "d", "3"), ("0.5", ".1f", "0.5"), ("'RMSprop'", "s", "RMSprop"), ("not python", None, "not python"),
+])
+def test_values_are_formatted_as_myst_nb_formats_them(text, spec, shown):
+    assert prose.format_value(text, spec) == shown
+
+
+def test_glue_stores_the_value_as_myst_nb_does(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *args, **kwargs: shown.append((args, kwargs)))
+    prose.glue("acc", 0.5)
+    (bundle,), kwargs = shown[0]
+    assert bundle == {prose.RECORD_PREFIX + "text/plain": "0.5"}
+    assert kwargs == {"raw": True, "metadata": {"scrapbook": {"name": "acc", "mime_prefix": prose.RECORD_PREFIX}}}
+    with pytest.raises(ValueError, match="not an identifier"):
+        prose.glue("test acc", 1)
+
+
+def _executed(tmp_path, text: str, stored: str = "0.9958") -> Path:
+    path = tmp_path / "chapter.ipynb"
+    path.write_text(json.dumps({"cells": [
+        {"cell_type": "code", "source": "", "outputs": [{
+            "output_type": "display_data", "metadata": {"scrapbook": {"name": "acc", "mime_prefix": prose.RECORD_PREFIX}},
+            "data": {prose.RECORD_PREFIX + "text/plain": stored}}]},
+        {"cell_type": "markdown", "source": text}]}))
+    return path
+
+
+def test_the_command_refreshes_and_checks(tmp_path, capsys):
+    path = _executed(tmp_path, "A *run* gives <!-- glue acc:.1% -->90.0%<!-- /glue -->.")
+    assert prose.main(["--check", str(path)]) == 1
+    assert prose.main([str(path)]) == 0
+    assert json.loads(path.read_text())["cells"][1]["source"] == ["A *run* gives <!-- glue acc:.1% -->99.6%<!-- /glue -->."]
+    assert prose.main(["--check", str(path)]) == 0
+    # A quoted name that the run did not store changes nothing and says which.
+    path = _executed(tmp_path, "<!-- glue lost -->1<!-- /glue -->")
+    before = path.read_text()
+    assert prose.main([str(path)]) == 2 and path.read_text() == before
+    assert "['lost'], which no output stores" in capsys.readouterr().err
+    assert prose.main([str(tmp_path / "missing.ipynb")]) == 2
+
+
+def test_markdown_in_a_stored_string_is_shown_as_text(tmp_path):
+    path = _executed(tmp_path, "Shown: <!-- glue acc -->x<!-- /glue -->", stored="'a*b*_c_'")
+    prose.refresh_notebook(path)
+    source = json.loads(path.read_text())["cells"][1]["source"]
+    assert source == ["Shown: <!-- glue acc -->a\\*b\\*\\_c\\_<!-- /glue -->"]
+    assert "a*b*_c_" in COMMONMARK.render("".join(source))

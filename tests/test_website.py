@@ -4,7 +4,7 @@ The build runs once per session (`make book` into a temp folder, warnings are er
 served on 127.0.0.1 with every other host blocked. Then: every page loads cleanly, the maths is
 rendered by the MathJax copy inside the site (also from a file:// URL), the "next" links walk
 through the chapters in the order of book/_toc.yml, search finds "softmax", each chapter offers
-its notebook for download, and the results page comes from benchmarks/results/. Every page
+its notebook for download, and the results page comes from mnist_helpers/book_results/. Every page
 passes axe-core (the pinned copy in tests/vendor/, default rules): a critical, serious or
 moderate violation fails, minor ones are counted. With a repository URL (BOOK_REPOSITORY_URL) the
 chapters get Colab and Binder buttons, and without one no link to either. The checker is itself
@@ -427,14 +427,15 @@ def _mini_book(folder: Path, benchmark: str) -> subprocess.CompletedProcess:
     (folder / "_toc.yml").write_text("format: jb-book\nroot: results\n")
     (folder / "_config.yml").write_text(
         "title: t\nexecute:\n  execute_notebooks: 'off'\n"
-        f"sphinx:\n  local_extensions:\n    mnist_book: {ROOT / 'book' / '_ext'}\n")
+        f"sphinx:\n  local_extensions:\n    mnist_book: {ROOT / 'book' / '_ext'}\n"
+        "  config:\n    mnist_book_results_folder: benchmarks/results\n")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run([str(jupyter_book), "build", str(folder), "-W", "--keep-going"],
                           capture_output=True, text=True, timeout=300)
 
 
 def test_the_results_page_shows_every_recorded_model(site):
-    """The page is generated from benchmarks/results/ at build time: it cannot drift from them."""
+    """The page is generated from mnist_helpers/book_results/ at build time: it cannot drift from them."""
     page = (site / "book" / "results.html").read_text(encoding="utf8")
     benchmarks, problems = ext.read_results_folder(ROOT / ext.RESULTS_DIR)
     assert problems == []
@@ -442,7 +443,7 @@ def test_the_results_page_shows_every_recorded_model(site):
     for row in rows:
         assert html.escape(row.model, quote=False) in page, row.model
         assert f"{100 * row.test_accuracy:.2f}%" in page, row.model
-    assert rows, "benchmarks/results/ holds no result: the page would be empty"
+    assert rows, "mnist_helpers/book_results/ holds no result: the page would be empty"
     assert "The class balance of the training and test sets" in page  # a chapter's figure
 
 
