@@ -121,8 +121,7 @@ browser: setup
 # then the "draw a digit" page: its JavaScript network and preprocessing against Keras and Pillow.
 # Screenshots: book/_build/screenshots/.
 test-website: browser
-	$(BIN)/python -m pytest tests/test_website.py
-	$(BIN)/python -m pytest tests/test_draw_page.py  # its own run: each file opens one Playwright session
+	$(BIN)/python -m pytest tests/test_website.py tests/test_draw_page.py  # one Chromium: tests/conftest.py's browser
 
 # Starts JupyterLab (through `make lab`), lists the notebooks and runs one through its kernel API.
 test-lab: browser

@@ -79,7 +79,9 @@ WAIT_MATHJAX_JS = """async () => {
 def playwright_chromium() -> str | None:
     """The newest Chromium that ``playwright install chromium`` downloaded, or None."""
     root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
-    found = sorted(root.glob("chromium-*/chrome-linux*/chrome"))
+    # By build number: as text, chromium-999 would sort after chromium-1100.
+    found = sorted(root.glob("chromium-*/chrome-linux*/chrome"),
+                   key=lambda path: int(re.sub(r"\D", "", path.parts[-3].split("-", 1)[1]) or 0))
     return str(found[-1]) if found else None
 
 

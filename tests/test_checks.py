@@ -186,7 +186,8 @@ def test_check_array_fixed_axes_and_other_dtypes():
         C.check_array(images.reshape(3, -1), "x", shape=(None, 28, 28))
     with pytest.raises(TypeError, match=r"^x must have uint8, got float32$"):
         C.check_array(images.astype(np.float32), "x", dtypes=(np.uint8,))
-    assert C.check_array(np.zeros(2, np.int16), "y", dtypes=(np.integer,)) is not None
+    y = np.zeros(2, np.int16)
+    assert C.check_array(y, "y", dtypes=(np.integer,)) is y  # accepted as it is, not copied or cast
 
 
 def test_check_same_dtype():
@@ -201,7 +202,8 @@ def test_check_labels_accepts_any_integer_dtype():
     for dtype in (np.uint8, np.int32, np.int64):
         labels = np.array([0, 9, 3], dtype)
         assert C.check_labels(labels) is labels
-    assert C.check_labels(np.array([0, 11]), num_classes=np.int64(12)) is not None
+    labels = np.array([0, 11])
+    assert C.check_labels(labels, num_classes=np.int64(12)) is labels
     assert C.check_labels(np.zeros(0, int), n=0).shape == (0,)
 
 

@@ -1,8 +1,7 @@
 """The "Try it: draw a digit" page (book/draw.md) in a real headless Chromium.
 
-The page is built once per session with the book's own configuration and -W, but only that page
-and the pages it links to (a few seconds instead of the whole book), then opened from disk
-(file://), as a reader who double-clicks the HTML file would. Checked: it loads with no console
+The page comes from the session's one `make book` build (tests/conftest.py, -W, shared with the
+website's tests), opened from disk (file://), as a reader who double-clicks the HTML file would. Checked: it loads with no console
 error and no request at all outside the site; its JavaScript network predicts Keras' digit on 500
 MNIST test images; its preprocessing gives the same 28 x 28 images as
 ``mh.predict.preprocess_image``; digits drawn with the mouse are read right; the examples load;
@@ -12,8 +11,6 @@ Screenshot: book/_build/screenshots/draw.png.
 import base64
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +22,6 @@ from mnist_helpers import predict as mh_predict
 from mnist_helpers import web_export
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "book" / "draw.md"
 WEIGHTS = ROOT / "book" / "_static" / "mnist_cnn_weights.js"
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 
@@ -42,41 +38,10 @@ PROB_TOL_NUMPY = 1e-4
 PIXEL_TOL = 1
 
 
-def _linked_docnames(markdown: str) -> list[str]:
-    """The book pages ``book/draw.md`` links to (``../notebooks/07_x.ipynb`` -> ``notebooks/07_x``)."""
-    targets = re.findall(r"\]\((?!https?:)([^)#\s]+\.(?:md|ipynb))\)", markdown)
-    return sorted({(PAGE.parent / t).resolve().relative_to(ROOT).with_suffix("").as_posix() for t in targets})
-
-
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """The page built like `make book` (book/_config.yml, -W), its toc holding it and its links only."""
-    out = tmp_path_factory.mktemp("drawbook")
-    chapters = "".join(f"  - file: {name}\n" for name in _linked_docnames(PAGE.read_text(encoding="utf8")))
-    toc = out / "_toc.yml"
-    toc.write_text(f"format: jb-book\nroot: book/draw\nchapters:\n{chapters}", encoding="utf8")
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jupyter_book), "build", ".", "--config", "book/_config.yml", "--toc", str(toc),
-                             "--path-output", str(out), "-W", "--keep-going"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
-    log = result.stdout + result.stderr
-    if result.returncode != 0 or "WARNING" in log:
-        pytest.fail(f"building the page failed (exit {result.returncode}):\n{log[-5000:]}")
-    return out / "_build" / "html"
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    try:
-        sc.find_chromium()
-    except FileNotFoundError as exc:
-        pytest.fail(str(exc))
-    with sync_playwright() as playwright:
-        browser = sc.launch(playwright)
-        yield browser
-        browser.close()
+def site(book_build):
+    """The book built by `make book` (-W), shared with the website's tests (tests/conftest.py)."""
+    return book_build["html"]
 
 
 @pytest.fixture(scope="session")

@@ -264,26 +264,22 @@ def test_a_chapter_runs_through_the_servers_kernel(lab, kernel_pids):
         assert figures == committed_figures, f"{name}, code cell {i}: {figures} figures, committed {committed_figures}"
 
 
-def test_the_chapter_opens_in_jupyterlab_in_a_browser(lab):
-    from playwright.sync_api import sync_playwright
-
+def test_the_chapter_opens_in_jupyterlab_in_a_browser(lab, browser):
     chapter = Path(_first_chapter()).name + ".ipynb"
     kernel = json.loads((NOTEBOOKS / chapter).read_text())["metadata"]["kernelspec"]["name"]
     display_name = json.loads(lab.get("api/kernelspecs")[1])["kernelspecs"][kernel]["spec"]["display_name"]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = sc.launch(playwright)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        problems = []
-        page.on("pageerror", lambda exc: problems.append(f"uncaught exception: {exc}"))
-        page.goto(f"{lab.url}lab/tree/{chapter}?token={lab.token}")
-        # The notebook is rendered (its title) and its kernel is connected and idle, as the
-        # status bar tells the reader: "<kernel display name> | Idle".
-        page.wait_for_selector(".jp-NotebookPanel .jp-RenderedMarkdown h1", timeout=60_000)
-        page.get_by_text(f"{display_name} | Idle").wait_for(timeout=60_000)
-        listed = page.locator(".jp-DirListing-itemText").all_inner_texts()
-        page.screenshot(path=str(SCREENSHOTS / "jupyterlab.png"))
-        browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    problems = []
+    page.on("pageerror", lambda exc: problems.append(f"uncaught exception: {exc}"))
+    page.goto(f"{lab.url}lab/tree/{chapter}?token={lab.token}")
+    # The notebook is rendered (its title) and its kernel is connected and idle, as the
+    # status bar tells the reader: "<kernel display name> | Idle".
+    page.wait_for_selector(".jp-NotebookPanel .jp-RenderedMarkdown h1", timeout=60_000)
+    page.get_by_text(f"{display_name} | Idle").wait_for(timeout=60_000)
+    listed = page.locator(".jp-DirListing-itemText").all_inner_texts()
+    page.screenshot(path=str(SCREENSHOTS / "jupyterlab.png"))
+    page.close()
     assert problems == []
     assert sorted(t for t in listed if t.endswith(".ipynb")) == sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 
@@ -323,19 +319,13 @@ def sampled_sentences(notebook: dict, count: int = 3) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def website(tmp_path_factory):
-    """The book's pages as text, built as `make book` builds them: {notebook stem: text}."""
+def website(book_build):
+    """The chapters' web pages as text (`make book`, built once per session): {notebook stem: text}."""
     from bs4 import BeautifulSoup
 
-    out = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jupyter_book), "build", ".", "--config", "book/_config.yml", "--toc",
-                             "book/_toc.yml", "--path-output", str(out), "-W", "--keep-going"],
-                            cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     pages = {}
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        page = BeautifulSoup((out / "_build" / "html" / "notebooks" / f"{path.stem}.html").read_text(), "html.parser")
+        page = BeautifulSoup((book_build["html"] / "notebooks" / f"{path.stem}.html").read_text(), "html.parser")
         pages[path.stem] = _plain(page.find("article").get_text(" "))
     return pages
 
@@ -349,38 +339,34 @@ def test_the_sampler_finds_numbers():
     assert sampled_sentences(notebook) == ["It reaches 99.58%", "last layer 0.5"]
 
 
-def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website):
-    from playwright.sync_api import sync_playwright
-
+def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website, browser):
     problems = []
-    with sync_playwright() as playwright:
-        browser = sc.launch(playwright)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-            notebook = json.loads(path.read_text())
-            # ?reset: a fresh workspace, so this chapter is the only notebook open
-            page.goto(f"{lab.url}lab/tree/{path.name}?reset&token={lab.token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell h1", timeout=60_000)
-            cells = page.locator(".jp-NotebookPanel .jp-MarkdownCell")
-            expected = sum(cell["cell_type"] == "markdown" for cell in notebook["cells"])
-            page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel .jp-MarkdownCell').length "
-                                   f">= {expected}", timeout=60_000)
-            text = _plain(" ".join(cells.all_inner_texts()))
-            if path.stem == "02_classic_baselines":
-                page.get_by_text("Exercise 1", exact=True).first.scroll_into_view_if_needed()
-                page.screenshot(path=str(SCREENSHOTS / "jupyterlab_exercises.png"))
-            if ROLE.search(text):
-                problems.append(f"{path.name}: a role shows as text: {ROLE.search(text)[0]!r}")
-            if "```{" in text:
-                problems.append(f"{path.name}: a directive fence shows as text")
-            sentences = sampled_sentences(notebook)
-            if len(sentences) < 3:
-                problems.append(f"{path.name}: only {len(sentences)} sentences to compare")
-            for sentence in sentences:
-                for view, shown in (("JupyterLab", text), ("the website", website[path.stem])):
-                    if sentence not in shown:
-                        problems.append(f"{path.name}: {view} does not show {sentence!r}")
-        browser.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        notebook = json.loads(path.read_text())
+        # ?reset: a fresh workspace, so this chapter is the only notebook open
+        page.goto(f"{lab.url}lab/tree/{path.name}?reset&token={lab.token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell h1", timeout=60_000)
+        cells = page.locator(".jp-NotebookPanel .jp-MarkdownCell")
+        expected = sum(cell["cell_type"] == "markdown" for cell in notebook["cells"])
+        page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel .jp-MarkdownCell').length "
+                               f">= {expected}", timeout=60_000)
+        text = _plain(" ".join(cells.all_inner_texts()))
+        if path.stem == "02_classic_baselines":
+            page.get_by_text("Exercise 1", exact=True).first.scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / "jupyterlab_exercises.png"))
+        if ROLE.search(text):
+            problems.append(f"{path.name}: a role shows as text: {ROLE.search(text)[0]!r}")
+        if "```{" in text:
+            problems.append(f"{path.name}: a directive fence shows as text")
+        sentences = sampled_sentences(notebook)
+        if len(sentences) < 3:
+            problems.append(f"{path.name}: only {len(sentences)} sentences to compare")
+        for sentence in sentences:
+            for view, shown in (("JupyterLab", text), ("the website", website[path.stem])):
+                if sentence not in shown:
+                    problems.append(f"{path.name}: {view} does not show {sentence!r}")
+    page.close()
     # The opened notebooks' kernels end with the server (test_shutdown_stops_everything).
     assert not problems, "\n".join(problems)
 

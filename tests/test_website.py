@@ -44,18 +44,9 @@ ext = load_extension()
 # ------------------------------------------------------------------ fixtures
 
 @pytest.fixture(scope="session")
-def build(tmp_path_factory):
-    """`make book` (the README's command) into a fresh folder; any warning fails the build."""
-    out = tmp_path_factory.mktemp("book")
-    bin_dir = Path(sys.executable).parent
-    # -o: never re-run `setup` from here; BIN: the tools of the interpreter running the tests.
-    command = ["make", "--no-print-directory", "-o", ".venv/.installed", "book",
-               f"BOOK_OUT={out}", f"BIN={bin_dir}"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    log = result.stdout + result.stderr
-    if result.returncode != 0:
-        pytest.fail(f"`make book` failed (exit {result.returncode}):\n{log[-5000:]}")
-    return {"html": out / "_build" / "html", "log": log}
+def build(book_build):
+    """`make book` into a fresh folder, once per test session (tests/conftest.py)."""
+    return book_build
 
 
 @pytest.fixture(scope="session")
@@ -66,20 +57,6 @@ def site(build):
 @pytest.fixture(scope="session")
 def pages():
     return sc.toc_docnames(TOC)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    try:
-        sc.find_chromium()
-    except FileNotFoundError as exc:
-        pytest.fail(str(exc))  # never skipped: `make test` gets a browser first (make browser)
-    with sync_playwright() as playwright:
-        browser = sc.launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")
