@@ -17,6 +17,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``optimizers``     SGD, momentum, RMSprop, Adam in NumPy (chapter 6)
 ``convolution``    2-D convolution and pooling in NumPy (chapter 7)
 ``regularization`` dropout in NumPy (chapter 8)
+``recipes``        the final CNN's and the speed run's numbers (epochs, batch, rate, filters)
 ``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
 ``prose``          ``glue``: the run's numbers that a chapter's text quotes
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
@@ -37,7 +38,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "kaggle", "layers", "model_card",
-               "models", "optimizers", "plots", "predict", "preprocessing", "prose", "regularization", "results",
+               "models", "optimizers", "plots", "predict", "preprocessing", "prose", "recipes", "regularization", "results",
                "training", "web_export", "whitening")
 
 # Top-level name -> the module that defines it.

@@ -31,6 +31,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .checks import check_integer, check_labels
+from .recipes import FINAL_EPOCHS
 
 PathLike = Union[str, os.PathLike]
 
@@ -377,7 +378,7 @@ def validate_submission(path: PathLike, n_rows: int):
 class TrainingPlan:
     """What the command trains on: ``n_images`` of train.csv, ``val_size`` of them held out.
 
-    ``epochs`` is None for the book's ``mh.cnn.FINAL_EPOCHS`` (not imported here: that is Keras).
+    ``epochs`` is None for the book's ``FINAL_EPOCHS`` (``mnist_helpers.recipes``).
     """
 
     n_images: int
@@ -435,7 +436,7 @@ def train_ensemble(x_train: np.ndarray, y_train: np.ndarray, x_predict: np.ndarr
     seeds : int
         Models in the ensemble.
     epochs : int, optional
-        Default ``mh.cnn.FINAL_EPOCHS``.
+        Default ``FINAL_EPOCHS`` (``mnist_helpers.recipes``).
     validation_data : (x_val, y_val), optional
 
     Returns
@@ -446,7 +447,7 @@ def train_ensemble(x_train: np.ndarray, y_train: np.ndarray, x_predict: np.ndarr
     from . import cnn
 
     seeds = check_integer(seeds, "seeds", low=1)
-    epochs = cnn.FINAL_EPOCHS if epochs is None else epochs
+    epochs = FINAL_EPOCHS if epochs is None else epochs
     print(f"{seeds} model(s) of {epochs} epoch(s) each: batch {cnn.FINAL_BATCH_SIZE}, "
           f"max learning rate {cnn.FINAL_MAX_LR:g}, warm-up + cosine schedule")
     total, val_total = np.zeros((len(x_predict), 10), np.float32), None
@@ -483,7 +484,7 @@ test.csv (Kaggle's Digit Recognizer): {TEST_ROWS:,} rows 'ImageId,Label', ImageI
 
 A validation split of train.csv (default 10%: 4,200 of 42,000 images, stratified, seed
 {SPLIT_SEED}) is held out and its accuracy printed. One line per epoch, then the total time. The
-book's full recipe trains for 20 epochs: try --fast first.
+book's full recipe trains for {FINAL_EPOCHS} epochs: try --fast first.
 
 example:
   python -m mnist_helpers.kaggle train.csv test.csv --out submission.csv
@@ -515,7 +516,7 @@ get the data and submit (Kaggle's own command-line tool, pip install kaggle; sho
     parser.add_argument("--seeds", type=_count(1), default=None, metavar="N",
                         help="train N models (seeds 0..N-1) and average their probabilities (default: 1)")
     parser.add_argument("--epochs", type=_count(1), default=None, metavar="N",
-                        help=f"epochs per model (default: the book's 30; {FAST_EPOCHS} with --fast)")
+                        help=f"epochs per model (default: the book's {FINAL_EPOCHS}; {FAST_EPOCHS} with --fast)")
     parser.add_argument("--fast", action="store_true",
                         help=f"try it quickly: {FAST_IMAGES:,} images of train.csv, {FAST_EPOCHS} epochs")
     pretrained = parser.add_mutually_exclusive_group()
@@ -705,7 +706,6 @@ def _predict(job: _Job, args: argparse.Namespace) -> tuple[np.ndarray, str]:
         print(f"predicting the {len(job.x_test):,} images of {job.test} with {job.model_name}, no training")
         return (predict_probabilities(job.model, job.x_test),
                 f"{job.model_name}, no training on train.csv: score inflated by the MNIST leak")
-    from .cnn import FINAL_EPOCHS
 
     (x_train, y_train), seeds, epochs = job.train_data, args.seeds or 1, job.epochs or FINAL_EPOCHS
     probabilities = train_ensemble(x_train, y_train, job.x_test, seeds=seeds, epochs=epochs,
