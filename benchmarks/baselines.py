@@ -28,7 +28,8 @@ import sklearn
 
 import mnist_helpers as mh
 from mnist_helpers import baselines as bl
-from mnist_helpers.results import load_average, machine_info, results_folder, write_results
+from mnist_helpers.results import results_folder, write_results
+from mnist_helpers.timing import load_average, machine_info
 
 # The same settings as chapter 2 (the chapter checks that they agree).
 LOGREG_C = 0.1

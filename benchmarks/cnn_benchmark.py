@@ -26,8 +26,8 @@ import numpy as np
 
 import mnist_helpers as mh
 from mnist_helpers import cnn
-from mnist_helpers.results import (OtherCpuUse, load_average, machine_info, results_folder, seed_summary,
-                                   wait_until_idle, write_results)
+from mnist_helpers.results import results_folder, seed_summary, write_results
+from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle
 from mnist_helpers.training import AccuracyCurve
 
 RESULTS = results_folder() / "cnn.json"

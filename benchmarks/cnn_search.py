@@ -29,7 +29,8 @@ import time
 
 import mnist_helpers as mh
 from mnist_helpers import cnn
-from mnist_helpers.results import SEARCH_FILE, OtherCpuUse, read_search, results_folder
+from mnist_helpers.results import SEARCH_FILE, read_search, results_folder
+from mnist_helpers.timing import OtherCpuUse
 
 OUT = results_folder() / SEARCH_FILE
 
@@ -99,7 +100,7 @@ def save_runs(runs: list[dict]) -> None:
     import keras
     import tensorflow as tf
 
-    from mnist_helpers.results import machine_info
+    from mnist_helpers.timing import machine_info
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({

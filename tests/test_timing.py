@@ -1,0 +1,64 @@
+"""The benchmarks' timing tools (mnist_helpers.timing): how idle the machine was, and waiting for it."""
+from pathlib import Path
+
+import pytest
+
+
+def test_other_cpu_use_counts_every_process_but_this_one(monkeypatch):
+    import types
+
+    from mnist_helpers import timing
+
+    readings = {"busy": iter([(100.0, 7.0), (110.0, 8.0)]), "own": iter([1.0, 3.0]), "wall": iter([50.0, 55.0])}
+    monkeypatch.setattr(timing, "_busy_cpu_seconds", lambda: next(readings["busy"]))
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(process_time=lambda: next(readings["own"]),
+                                                               perf_counter=lambda: next(readings["wall"])))
+    monkeypatch.setattr(timing.os, "cpu_count", lambda: 2)
+    with timing.OtherCpuUse() as other:
+        pass
+    assert other.share == 0.8  # (10 busy - 2 own) CPU seconds out of 5 s x 2 CPUs
+    assert other.steal_share == 0.1  # 1 s of it stolen by the hypervisor
+    assert str(other) == "80.0%"
+
+
+def test_other_cpu_use_reads_proc_stat_or_says_it_cannot(monkeypatch, tmp_path):
+    from mnist_helpers import timing
+
+    with timing.OtherCpuUse() as other:
+        sum(range(10_000))
+    if Path("/proc/stat").exists():
+        assert 0.0 <= other.share <= 1.0
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  200 0 100 5000 10 0 0 50 0 0\ncpu0 100 0 50 2500 5 0 0 25 0 0\n")
+    monkeypatch.setattr(timing, "PROC_STAT", stat)
+    ticks = timing.os.sysconf("SC_CLK_TCK")
+    assert timing._busy_cpu_seconds() == (350 / ticks, 50 / ticks)  # steal counts as busy
+    monkeypatch.setattr(timing, "PROC_STAT", tmp_path / "missing")
+    with timing.OtherCpuUse() as other:
+        pass
+    assert other.share is None and other.steal_share is None  # not Linux: unknown, not 0
+    assert str(other) == "unknown"
+
+
+def test_wait_until_idle_waits_for_the_load_to_fall_and_gives_up_with_a_clear_error(monkeypatch):
+    import types
+
+    from mnist_helpers import timing
+
+    loads = iter([(1.8, 1.9, 2.0), (1.2, 1.8, 2.0), (0.7, 1.6, 1.9)])
+    clock = {"now": 0.0}
+    fake_time = types.SimpleNamespace(monotonic=lambda: clock["now"],
+                                      sleep=lambda s: clock.__setitem__("now", clock["now"] + s))
+    monkeypatch.setattr(timing, "time", fake_time)
+    monkeypatch.setattr(timing.os, "getloadavg", lambda: next(loads))
+    said = []
+    assert timing.wait_until_idle(poll_seconds=10, log=said.append) == [0.7, 1.6, 1.9]
+    assert clock["now"] == 20 and len(said) == 2 and "load average 1.80" in said[0]
+
+    clock["now"] = 0.0
+    monkeypatch.setattr(timing.os, "getloadavg", lambda: (1.5, 1.5, 1.5))
+    with pytest.raises(TimeoutError, match=r"still 1.50 after 60 s: stop the other jobs"):
+        timing.wait_until_idle(timeout_seconds=60, log=said.append)
+
+    monkeypatch.delattr(timing.os, "getloadavg")  # not Unix: nothing to wait for, nothing to record
+    assert timing.load_average() == [] and timing.wait_until_idle(log=said.append) == []
