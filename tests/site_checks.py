@@ -17,6 +17,7 @@ import http.server
 import os
 import re
 import shutil
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,13 +77,20 @@ WAIT_MATHJAX_JS = """async () => {
 
 # ------------------------------------------------------------------ the browser
 
+# Where `playwright install chromium` puts the executable, under chromium-<build>/, on Linux and macOS.
+PLAYWRIGHT_EXECUTABLES = ("chrome-linux*/chrome", "chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
+                          "chrome-mac*/Google Chrome for Testing.app/Contents/MacOS/Google Chrome for Testing")
+
+
 def playwright_chromium() -> str | None:
     """The newest Chromium that ``playwright install chromium`` downloaded, or None."""
-    root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
+    default = Path.home() / ("Library/Caches" if sys.platform == "darwin" else ".cache") / "ms-playwright"
+    root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or default)
+    found = [(build, path) for build in root.glob("chromium-*") for pattern in PLAYWRIGHT_EXECUTABLES
+             for path in build.glob(pattern)]
     # By build number: as text, chromium-999 would sort after chromium-1100.
-    found = sorted(root.glob("chromium-*/chrome-linux*/chrome"),
-                   key=lambda path: int(re.sub(r"\D", "", path.parts[-3].split("-", 1)[1]) or 0))
-    return str(found[-1]) if found else None
+    found.sort(key=lambda pair: int(re.sub(r"\D", "", pair[0].name.split("-", 1)[1]) or 0))
+    return str(found[-1][1]) if found else None
 
 
 def find_chromium() -> str:

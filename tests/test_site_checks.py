@@ -14,3 +14,11 @@ def test_the_newest_playwright_chromium_is_found_by_build_number(tmp_path, monke
 def test_no_playwright_chromium(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     assert sc.playwright_chromium() is None
+
+
+def test_playwrights_macos_chromium_is_found(tmp_path, monkeypatch):
+    chrome = tmp_path / "chromium-1200" / "chrome-mac" / "Chromium.app" / "Contents" / "MacOS" / "Chromium"
+    chrome.parent.mkdir(parents=True)
+    chrome.write_text("")
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    assert sc.playwright_chromium() == str(chrome)
