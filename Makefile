@@ -69,7 +69,9 @@ test: test-package test-notebooks test-website test-lab
 
 # Two workers (pytest-xdist), one per core; a test file's tests stay on one worker (loadscope),
 # so a module's expensive fixture (a TensorFlow subprocess, a trained model) is made once.
+# ruff first (pyproject.toml's [tool.ruff]: pycodestyle, pyflakes, import order, bugbear).
 test-package: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests $(addprefix --ignore=,$(READER_TESTS)) -n 2 --dist loadscope --cov=mnist_helpers --cov=book/_ext --cov-report=term-missing:skip-covered
 
 # nbval runs the notebooks as a reader who pip-installs the book does, outside the repository:

@@ -100,8 +100,8 @@ def main(argv=None) -> None:
         print(f"baseline process (Python + NumPy + pandas imported): peak RSS {baseline:.0f} MiB")
         print(f"{'':<36} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9}  (median of {repeats}; memory above baseline)")
         for name, path in (("train.csv", standin.train_csv), ("test.csv", standin.test_csv)):
-            for how, load in (("pd.read_csv", lambda: pd.read_csv(path, dtype=np.uint8)),
-                              ("load_kaggle_csv", lambda: mh.load_kaggle_csv(path))):
+            for how, load in (("pd.read_csv", lambda path=path: pd.read_csv(path, dtype=np.uint8)),
+                              ("load_kaggle_csv", lambda path=path: mh.load_kaggle_csv(path))):
                 wall, cpu = median_seconds(load, repeats)
                 memory = peak_rss_mib(how, path) - baseline
                 print(f"{how + ' ' + name:<36} {wall:8.2f} {cpu:8.2f} {memory:9.0f}")

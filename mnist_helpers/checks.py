@@ -52,7 +52,8 @@ def assert_close(numpy_value, keras_value, *, atol: float = 1e-6, rtol: float = 
         worst = np.unravel_index(np.argmax(gap - allowed), gap.shape)
         raise AssertionError(
             f"{name}: NumPy and Keras differ at index {tuple(int(i) for i in worst)}: "
-            f"{float(ours[worst])!r} vs {float(theirs[worst])!r} (gap {gap[worst]:.3g} > atol {atol:g} + rtol {rtol:g} * |keras|)")
+            f"{float(ours[worst])!r} vs {float(theirs[worst])!r} "
+            f"(gap {gap[worst]:.3g} > atol {atol:g} + rtol {rtol:g} * |keras|)")
     return float(gap.max()) if gap.size else 0.0
 
 

@@ -11,14 +11,21 @@ import math
 import numpy as np
 
 from ._keras import keras  # first: TensorFlow's start-up notices filtered
-from keras import layers  # noqa: E402
-
-from .checks import check_float_array, check_integer, check_integers, check_real  # noqa: E402
-
+from .checks import check_float_array, check_integer, check_integers, check_real
 
 # The recipes' numbers live in .recipes (no Keras there, so the --help texts can read them).
-from .recipes import (FINAL_BATCH_SIZE, FINAL_EPOCHS, FINAL_FILTERS, FINAL_MAX_LR,  # noqa: E402, F401
-                      SPEED_BATCH_SIZE, SPEED_EPOCHS, SPEED_FILTERS, SPEED_MAX_LR)
+from .recipes import (  # noqa: F401
+    FINAL_BATCH_SIZE,
+    FINAL_EPOCHS,
+    FINAL_FILTERS,
+    FINAL_MAX_LR,
+    SPEED_BATCH_SIZE,
+    SPEED_EPOCHS,
+    SPEED_FILTERS,
+    SPEED_MAX_LR,
+)
+
+layers = keras.layers
 
 
 def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:

@@ -52,8 +52,8 @@ def pick(full, fast):
 # (hiding it by TF_CPP_MIN_LOG_LEVEL=2 would hide real errors too) in fit, evaluate, predict
 # or any tf.data pipeline. The rewrite is harmless (the attribute is ignored); nothing a
 # notebook can set prevents it short of turning determinism off (Keras builds those pipelines
-# itself, no environment variable skips the rewrite), so it is filtered instead. None of these is something a reader can act on. Only lines
-# matching these are dropped: for the whole process once setup_book() has run
+# itself, no environment variable skips the rewrite), so it is filtered instead. None of these
+# is something a reader can act on. Only lines matching these are dropped: for the whole process once setup_book() has run
 # (filter_native_stderr), otherwise around the import and mh.fit (native_stderr_filtered).
 NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
@@ -193,7 +193,7 @@ class _NativeStderrFilter:
             return
         try:
             sys.stderr.flush()
-        except Exception:  # noqa: BLE001 - a closed or replaced sys.stderr must not break a sync
+        except Exception:  # a closed or replaced sys.stderr must not break a sync
             pass
         with self._lock:
             self._requested += 1
@@ -285,7 +285,7 @@ def quiet_tensorflow_import():
 
             # The CUDA probe (and its "failed call to cuInit" line) happens here, not at the first fit.
             tf.config.list_physical_devices("GPU")
-            import keras  # noqa: F401
+            import keras  # here, inside the filter: Keras' own start-up lines are dropped too
     import keras
 
     return keras
@@ -314,7 +314,7 @@ def _device_line(gpus: list, deterministic: bool) -> str:
         label = gpus[0].name.replace("/physical_device:", "")
         try:
             name = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
-        except Exception:  # noqa: BLE001 - the name is a courtesy; the line must not fail
+        except Exception:  # the name is a courtesy; the line must not fail
             name = None
         device = f"{label} ({name})" if name else label
         if len(gpus) > 1:

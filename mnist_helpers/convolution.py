@@ -16,11 +16,11 @@ from __future__ import annotations
 import numbers
 from typing import Callable, Optional, Sequence, Union
 
-from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
 import matplotlib.pyplot as plt
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
 from .checks import assert_close, check_array, check_choice, check_float_array, check_integer, check_integers
 
 IntPair = Union[int, Sequence[int]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Sequence
 
 from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
-
 from .checks import check_integers, check_real
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_digits(x: np.ndarray, labels: Optional[Sequence] = None, n_cols: int = 10,

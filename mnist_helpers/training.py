@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 
-from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
 import pandas as pd
 
+from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
 from .checks import check_integer
 from .config import native_stderr_filtered
 

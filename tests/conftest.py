@@ -49,9 +49,8 @@ def browser():
     Shared, because a second ``sync_playwright()`` in the same process, while the first is open,
     fails ("Sync API inside the asyncio loop"): one fixture lets the browser tests run in one pytest.
     """
-    from playwright.sync_api import sync_playwright
-
     import site_checks as sc
+    from playwright.sync_api import sync_playwright
 
     try:
         sc.find_chromium()

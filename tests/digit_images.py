@@ -27,7 +27,8 @@ def draw_seven(size=(300, 300)) -> Image.Image:
     image = Image.new("RGB", size, (235, 230, 220))
     draw = ImageDraw.Draw(image)
     w, h = size
-    draw.line([(0.25 * w, 0.2 * h), (0.75 * w, 0.2 * h), (0.42 * w, 0.85 * h)], fill=(20, 20, 60), width=int(0.06 * w), joint="curve")
+    draw.line([(0.25 * w, 0.2 * h), (0.75 * w, 0.2 * h), (0.42 * w, 0.85 * h)], fill=(20, 20, 60),
+              width=int(0.06 * w), joint="curve")
     return image
 
 

@@ -327,4 +327,4 @@ if __name__ == "__main__":
     try:
         print(find_chromium())
     except FileNotFoundError:
-        raise SystemExit(1)
+        raise SystemExit(1) from None

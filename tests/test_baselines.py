@@ -1,5 +1,4 @@
 """Chapter 2's classic baselines: pipelines, the kNN vote, timing rows, the tables and their clear errors."""
-import json
 
 import numpy as np
 import pandas as pd

@@ -5,8 +5,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from book_extension import load_extension
+
 from mnist_helpers.results import Results, Row, write_results
 
 ROOT = Path(__file__).resolve().parents[1]

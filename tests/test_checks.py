@@ -6,7 +6,6 @@ import pytest
 
 from mnist_helpers import checks as C
 
-
 # ------------------------------------------------------------------ check_real
 
 @pytest.mark.parametrize("value", [0.5, 1, np.float32(0.5), np.float64(0.5), np.int64(1), np.int8(1),

@@ -1,10 +1,10 @@
 """The CNN builders, batch normalization in NumPy against Keras, the schedule and augmentation."""
 import re
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import mnist_helpers as mh
 from mnist_helpers import cnn
 
@@ -237,7 +237,7 @@ def test_ablation_switches_change_the_network():
     small_window = cnn.build_final_cnn(first_kernel=3)
     kinds = lambda model: [type(layer).__name__ for layer in model.layers]  # noqa: E731
     assert kinds(full).count("BatchNormalization") == 5 and "BatchNormalization" not in kinds(no_bn)
-    first_conv = lambda model: next(l for l in model.layers if isinstance(l, keras.layers.Conv2D))  # noqa: E731
+    first_conv = lambda model: next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))  # noqa: E731
     assert first_conv(full).kernel_size == (5, 5) and first_conv(small_window).kernel_size == (3, 3)
     with pytest.raises(ValueError, match="first_kernel=9 must be in"):
         cnn.build_final_cnn(first_kernel=9)

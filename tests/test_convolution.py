@@ -3,13 +3,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from scipy import signal  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from scipy import signal
 
-import mnist_helpers as mh  # noqa: E402
-from mnist_helpers import convolution as cv  # noqa: E402
+import mnist_helpers as mh
+from mnist_helpers import convolution as cv
 
 RNG = np.random.default_rng(0)
 

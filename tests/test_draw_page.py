@@ -9,15 +9,14 @@ the keyboard alone reaches and presses the buttons, and the answer is announced 
 Screenshot: book/_build/screenshots/draw.png.
 """
 import base64
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import site_checks as sc
 from PIL import Image, ImageDraw
 
-import site_checks as sc
 from mnist_helpers import predict as mh_predict
 from mnist_helpers import web_export
 
@@ -244,7 +243,7 @@ def test_digits_drawn_with_the_mouse_are_read(page):
         assert page.locator(".md-answer").get_attribute("data-digit") == "-1"
         # The bars already move while the pen is down (throttled predictions).
         during = []
-        _draw(page, strokes, before_lift=lambda: during.append(
+        _draw(page, strokes, before_lift=lambda during=during: during.append(
             page.wait_for_function("document.querySelector('.md-answer').dataset.digit !== '-1'")))
         assert during
         answers[digit] = int(page.locator(".md-answer").get_attribute("data-digit"))

@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 import site_checks as sc
+
 from mnist_helpers import prose
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -275,7 +275,7 @@ def test_the_chapter_opens_in_jupyterlab_in_a_browser(lab, browser):
     page.goto(f"{lab.url}lab/tree/{chapter}?token={lab.token}")
     # The notebook is rendered (its title) and its kernel is connected and idle, as the
     # status bar tells the reader: "<kernel display name> | Idle".
-    page.wait_for_selector(".jp-NotebookPanel .jp-RenderedMarkdown h1", timeout=60_000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell h1", timeout=60_000)
     page.get_by_text(f"{display_name} | Idle").wait_for(timeout=60_000)
     listed = page.locator(".jp-DirListing-itemText").all_inner_texts()
     page.screenshot(path=str(SCREENSHOTS / "jupyterlab.png"))
@@ -339,7 +339,17 @@ def test_the_sampler_finds_numbers():
     assert sampled_sentences(notebook) == ["It reaches 99.58%", "last layer 0.5"]
 
 
+# True once every given sentence is in the rendered Markdown cells (whitespace normalized).
+RENDERED_JS = """sentences => {
+  const text = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-MarkdownCell'))
+    .map(cell => cell.innerText).join(' ').split(/\\s+/).join(' ');
+  return sentences.every(sentence => text.includes(sentence));
+}"""
+
+
 def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website, browser):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     problems = []
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
@@ -351,6 +361,12 @@ def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website, brows
         expected = sum(cell["cell_type"] == "markdown" for cell in notebook["cells"])
         page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel .jp-MarkdownCell').length "
                                f">= {expected}", timeout=60_000)
+        sentences = sampled_sentences(notebook)
+        # jupyterlab-myst fills the cells in after they appear: wait until the sentences show, or 30 s.
+        try:
+            page.wait_for_function(RENDERED_JS, arg=sentences, timeout=30_000)
+        except PlaywrightTimeout:
+            pass  # the comparison below names what is missing
         text = _plain(" ".join(cells.all_inner_texts()))
         if path.stem == "02_classic_baselines":
             page.get_by_text("Exercise 1", exact=True).first.scroll_into_view_if_needed()
@@ -359,7 +375,6 @@ def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website, brows
             problems.append(f"{path.name}: a role shows as text: {ROLE.search(text)[0]!r}")
         if "```{" in text:
             problems.append(f"{path.name}: a directive fence shows as text")
-        sentences = sampled_sentences(notebook)
         if len(sentences) < 3:
             problems.append(f"{path.name}: only {len(sentences)} sentences to compare")
         for sentence in sentences:

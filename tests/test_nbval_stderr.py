@@ -1,6 +1,5 @@
 """The notebook tests ignore stderr (TensorFlow's timestamped log lines) but nothing else."""
 import nbformat
-
 import nbval_stderr
 
 

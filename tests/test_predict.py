@@ -15,11 +15,11 @@ import zlib
 
 import numpy as np
 import pytest
+from digit_images import ASSETS, write_all
 from PIL import Image, ImageFile
 
 import mnist_helpers as mh
 from mnist_helpers import predict
-from digit_images import ASSETS, write_all
 
 THREE = ASSETS / "typed_3_dark_on_light.png"  # not symmetric: a wrong rotation shows
 

@@ -149,7 +149,8 @@ def test_a_stale_number_is_found():
         {"cell_type": "code", "source": "", "outputs": [{
             "output_type": "display_data", "metadata": {"scrapbook": {"name": "acc", "mime_prefix": prose.RECORD_PREFIX}},
             "data": {prose.RECORD_PREFIX + "text/plain": "0.9958"}}]},
-        {"cell_type": "markdown", "source": "Now <!-- glue acc:.2% -->99.57%<!-- /glue --> and <!-- glue gone -->3<!-- /glue -->."},
+        {"cell_type": "markdown",
+         "source": "Now <!-- glue acc:.2% -->99.57%<!-- /glue --> and <!-- glue gone -->3<!-- /glue -->."},
     ]}
     assert prose.stale_numbers(notebook) == ["cell 1: acc shows '99.57%', the run stored '99.58%'",
                                              "cell 1: gone is quoted but no output stores it (mh.glue('gone', ...))"]

@@ -7,13 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from book_extension import load_extension
 
 import mnist_helpers as mh
-from book_extension import load_extension
 from mnist_helpers import model_card
 from mnist_helpers import results as results_module
-from mnist_helpers.results import (RESULTS_ENV, ResultsFormatError, Row, read_results, read_results_folder,
-                                   read_search, result_names, results_folder, write_results)
+from mnist_helpers.results import (
+    RESULTS_ENV,
+    ResultsFormatError,
+    Row,
+    read_results,
+    read_results_folder,
+    read_search,
+    result_names,
+    results_folder,
+    write_results,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = {"model": " dense (128,) ", "test_accuracy": np.float64(0.97236), "train_seconds": np.float32(21.64),

@@ -22,10 +22,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
-
-from book_extension import load_extension
 import site_checks as sc
+import yaml
+from book_extension import load_extension
 
 ROOT = Path(__file__).resolve().parents[1]
 TOC = ROOT / "book" / "_toc.yml"

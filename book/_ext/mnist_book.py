@@ -180,7 +180,7 @@ def time_to_accuracy_table(file: Results) -> str:
         seeds = len(row.extra.get("seeds", [])) or 1
         ratio = row.extra.get("time_vs_keras_example")
         times = []
-        for label, key in thresholds:
+        for _label, key in thresholds:
             seconds, reached = row.extra.get(key), row.extra.get(key.replace("mean_seconds_to_", "seeds_reaching_"))
             times.append("not reached" if seconds is None else
                          format_seconds(seconds) + (f" ({reached} of {seeds} seeds)" if reached not in (None, seeds) else ""))
@@ -307,7 +307,7 @@ def notebook_image(notebook: dict, match: str) -> bytes:
 
 # ------------------------------------------------------------------ Sphinx glue
 
-def _setup_sphinx(app):  # noqa: C901 - one place for all the wiring
+def _setup_sphinx(app):
     from docutils import nodes
     from docutils.parsers.rst import directives
     from sphinx.util import logging
