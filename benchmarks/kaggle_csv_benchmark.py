@@ -50,10 +50,10 @@ from mnist_helpers.checks import check_integer
 _CHILD = """
 import resource, sys
 import numpy as np, pandas as pd
-import mnist_helpers.data as data
+import mnist_helpers.kaggle.csv_format as csv_format
 how, path = sys.argv[1], sys.argv[2]
 if how == "load_kaggle_csv":
-    data.load_kaggle_csv(path)
+    csv_format.load_kaggle_csv(path)
 elif how == "pd.read_csv":
     pd.read_csv(path, dtype=np.uint8)
 try:

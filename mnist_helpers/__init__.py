@@ -5,7 +5,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 
 =================  ==============================================================
 ``config``         setup (seeds, quiet TensorFlow start-up), the fast mode
-``data``           loading and validating MNIST (IDX, npz, Kaggle CSV, image folders)
+``data``           loading and validating MNIST (IDX, npz, image folders)
 ``preprocessing``  scaling, subsets and splits, how MNIST was normalised
 ``plots``          digit grids, class balance, learning curves
 ``checks``         ``assert_close`` (NumPy against Keras) and the argument validators
@@ -21,7 +21,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
 ``prose``          ``glue``: the run's numbers that a chapter's text quotes
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
-``kaggle``         Digit Recognizer: submission from train.csv alone, MNIST leak measured
+``kaggle``         Digit Recognizer: its CSVs, a submission from train.csv alone, the MNIST leak measured
 ``results``        the results files: ``record_results`` writes, ``read_results`` reads
 ``timing``         the benchmarks' machine facts: ``OtherCpuUse``, ``wait_until_idle``
 ``model_card``     the shipped model's metrics (JSON) and the model card made from them
@@ -47,8 +47,8 @@ _EXPORTS = {
     "assert_close": "checks",
     "FAST_ENV": "config", "fast_mode": "config", "pick": "config", "run_times": "config", "setup_book": "config",
     "DATA_ENV": "data", "ChecksumError": "data", "DataFormatError": "data", "MnistNotFoundError": "data",
-    "load_idx": "data", "load_image_folder": "data", "load_kaggle_csv": "data", "load_mnist": "data",
-    "write_submission": "data",
+    "load_idx": "data", "load_image_folder": "data", "load_kaggle_csv": "kaggle", "load_mnist": "data",
+    "write_submission": "kaggle",
     "plot_class_balance": "plots", "plot_digits": "plots", "plot_history": "plots",
     "plot_mean_images": "plots", "plot_pixel_histogram": "plots",
     "bounding_boxes": "preprocessing", "centers_of_mass": "preprocessing", "check_images": "preprocessing",

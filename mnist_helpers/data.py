@@ -1,4 +1,6 @@
-"""Loading and validating MNIST: IDX files, Keras' ``mnist.npz``, Kaggle CSVs, JPG folders.
+"""Loading and validating MNIST: IDX files, Keras' ``mnist.npz``, folders of digit images.
+
+Kaggle's CSV format lives with the rest of Kaggle's competition in ``mnist_helpers.kaggle``.
 
 ``load_mnist()`` returns exactly what ``keras.datasets.mnist.load_data()`` returns,
 ``(x_train, y_train), (x_test, y_test)`` as uint8 arrays, but it also reads a local copy,
@@ -15,9 +17,6 @@ from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
-import pandas as pd
-
-from .checks import check_labels
 
 PathLike = Union[str, os.PathLike]
 Split = tuple[np.ndarray, np.ndarray]
@@ -43,7 +42,6 @@ SHA256 = {
 
 IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}  # uint8 data, 1-D labels / 3-D images
 N_PIXELS = 28 * 28
-KAGGLE_PIXELS = [f"pixel{i}" for i in range(N_PIXELS)]
 
 FIX_HINT = (
     f"To fix: set {DATA_ENV} to a folder holding the four MNIST files "
@@ -368,201 +366,6 @@ def load_mnist(path: Optional[PathLike] = None, *, verify: bool = True, download
                              + "\n".join(f"  - {f}" for f in failures) + "\n" + FIX_HINT)
 
 
-# --------------------------------------------------------------------------- Kaggle CSV
-
-def load_kaggle_csv(path: PathLike) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """Read Kaggle's Digit Recognizer ``train.csv`` or ``test.csv``.
-
-    The columns are checked from the header line first. Then one fast pass parses every cell
-    straight to uint8 (pandas' C parser: the time of ``pd.read_csv(path, dtype=np.uint8)``, in
-    less memory); it fails on anything that is not a whole number in 0..255. Only then does a
-    slower pass, in chunks of ``_SLOW_PASS_ROWS`` rows, find the first bad cell to name it.
-
-    Parameters
-    ----------
-    path : str or path-like
-        ``train.csv`` has columns ``label, pixel0 .. pixel783``; ``test.csv`` only the pixels.
-
-    Returns
-    -------
-    x : ndarray of uint8, shape (n, 28, 28)
-    y : ndarray of uint8, shape (n,), or None for a file without a ``label`` column
-
-    Raises
-    ------
-    FileNotFoundError
-        No such file (or a folder).
-    DataFormatError
-        Not a text file, other columns, a row with too many values, a cell that is not a
-        whole number, a pixel outside 0..255 or a label outside 0..9: the message names the
-        file, the row (its line number in the file, the header being line 1) and the column.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file" + (" (it is a folder)" if path.is_dir() else ""))
-    columns = _kaggle_header(path)
-    has_label = columns[0] == "label"
-    try:
-        values = _read_uint8_cells(path, columns)
-    except (ValueError, OverflowError):  # a cell that is not 0..255, or a malformed row
-        values = _read_cells_checked(path, columns)
-    _check_kaggle_values(path, values, first_row=2, has_label=has_label)
-    x = (values[:, 1:] if has_label else values).reshape(-1, 28, 28)
-    return x, (values[:, 0].copy() if has_label else None)
-
-
-_FAST_PASS_ROWS = 5000
-"""Rows per chunk of the fast pass (~4 MB of pixels each)."""
-_SLOW_PASS_ROWS = 2000
-"""Rows per chunk of the checking pass: its text cells cost ~50 bytes each (~80 MB a chunk)."""
-
-
-def _kaggle_header(path: Path) -> list[str]:
-    """The column names from the first line, checked against Kaggle's format before any parsing."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as file:  # -sig: a BOM is not part of "label"
-            header = file.readline(100_000)  # Kaggle's header is ~7,000 characters
-    except UnicodeDecodeError:
-        raise DataFormatError(f"{path}: not a text CSV file (not UTF-8); pass Kaggle's train.csv or test.csv") from None
-    columns = [name.strip().strip('"') for name in header.rstrip("\r\n").split(",")]
-    has_label = bool(columns) and columns[0] == "label"
-    expected = (["label"] if has_label else []) + KAGGLE_PIXELS
-    if columns != expected:
-        missing = [c for c in expected if c not in columns]
-        extra = [c for c in columns if c not in expected]
-        raise DataFormatError(
-            f"{path}: columns do not match Kaggle's format (label, pixel0..pixel783 for train.csv; "
-            f"pixel0..pixel783 for test.csv): missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-            f"unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}"
-            + ("" if missing or extra else ", or out of order"))
-    return columns
-
-
-def _read_uint8_cells(path: Path, columns: list[str]) -> np.ndarray:
-    """Every cell parsed straight to uint8: shape (n, n_columns).
-
-    pandas refuses (ValueError) a value outside 0..255, a fraction, text or an empty cell
-    rather than wrapping it, so a file that parses is a file of valid pixels. ``na_filter=False``
-    skips the search for "NA"-like strings, which Kaggle's files never contain. In chunks of
-    ``_FAST_PASS_ROWS`` rows: the tokenizer's buffers then stay small (train.csv's peak falls
-    from ~270 MB above the imports to ~75 MB) at no cost in time.
-    """
-    reader = pd.read_csv(path, dtype=np.uint8, engine="c", na_filter=False, chunksize=_FAST_PASS_ROWS)
-    chunks = [frame.to_numpy() for frame in reader]
-    return np.concatenate(chunks) if chunks else np.empty((0, len(columns)), np.uint8)
-
-
-def _read_cells_checked(path: Path, columns: list[str]) -> np.ndarray:
-    """The slow pass: cells as text, chunk by chunk; raise on the first bad cell, else return uint8.
-
-    Reached only when the fast pass failed. Values it accepts and the fast pass does not
-    (none are known) are returned all the same, so the loader never rejects a valid file.
-    """
-    chunks, first_row = [], 2  # row numbers are line numbers: the header is line 1
-    try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, engine="c", chunksize=_SLOW_PASS_ROWS)
-        for text in reader:
-            numbers = _whole_numbers(path, text, columns, first_row)
-            _check_kaggle_values(path, numbers, first_row, has_label=columns[0] == "label", text=text)
-            chunks.append(numbers.astype(np.uint8))
-            first_row += len(text)
-    except pd.errors.ParserError as exc:  # a row with more values than the header has columns
-        raise DataFormatError(f"{path}: {_parser_problem(exc)}") from None
-    return np.concatenate(chunks) if chunks else np.empty((0, len(columns)), np.uint8)
-
-
-def _whole_numbers(path: Path, text: pd.DataFrame, columns: list[str], first_row: int) -> np.ndarray:
-    """Text cells -> float64 of shape (rows, n_columns); raise on the first that is not a whole number."""
-    numbers = text.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(numbers) | (numbers != np.round(numbers))
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataFormatError(f"{path}: row {first_row + row}, column {columns[col]}: "
-                              f"{text.iat[row, col]!r} is not a whole number")
-    return numbers
-
-
-def _parser_problem(exc: Exception) -> str:
-    """pandas' "Expected 785 fields in line 9, saw 786" as this module words it."""
-    import re  # here: only a malformed file gets this far
-
-    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-    if found:
-        expected, line, saw = found.groups()
-        return f"row {line}: {saw} values, but the header has {expected} columns"
-    return f"not a valid CSV file ({str(exc).strip().splitlines()[0]})"
-
-
-def _check_kaggle_values(path: Path, values: np.ndarray, first_row: int, has_label: bool,
-                         text: Optional[pd.DataFrame] = None) -> None:
-    """Raise on the first pixel outside 0..255 or label outside 0..9.
-
-    ``values`` has shape (rows, n_columns); ``text``, the same cells as written, is what a
-    message shows when given (float64 would print 26 nines as 10000000000000000905969664).
-    """
-    def shown(row: int, col: int) -> str:
-        return str(text.iat[row, col]).strip() if text is not None else str(values[row, col])
-
-    offset = 1 if has_label else 0
-    if values.dtype != np.uint8:  # uint8 cells are 0..255 by construction: skip two full passes
-        pixels = values[:, offset:]
-        out = (pixels < 0) | (pixels > 255)
-        if out.any():
-            row, col = np.argwhere(out)[0]
-            raise DataFormatError(f"{path}: row {first_row + row}, column pixel{col}: "
-                                  f"value {shown(row, col + offset)} is outside 0..255")
-    if has_label:
-        wrong = (values[:, 0] < 0) | (values[:, 0] > 9)
-        if wrong.any():
-            row = int(np.argmax(wrong))
-            raise DataFormatError(f"{path}: row {first_row + row}: label {shown(row, 0)} is outside 0..9")
-
-
-def write_submission(path: PathLike, labels: np.ndarray, expected_rows: int) -> pd.DataFrame:
-    """Write a Kaggle submission CSV with columns ``ImageId,Label`` (ImageId from 1).
-
-    Parameters
-    ----------
-    path : str or path-like
-        The CSV to write.
-    labels : array-like of int, shape (n,)
-        Predicted digits, in the order of the test images.
-    expected_rows : int
-        How many test images there are (28000 for Kaggle's test.csv, 10000 for MNIST's);
-        a different number of labels raises ``ValueError`` before anything is written.
-
-    Returns
-    -------
-    DataFrame of shape (n, 2)
-        What was written.
-
-    Raises
-    ------
-    ValueError, TypeError
-        Labels that are not one digit per test image (nothing is written).
-    OSError
-        The file cannot be written (missing folder, a folder of that name, no permission):
-        one line naming the path and the fix.
-    """
-    labels = check_labels(np.asarray(labels), "labels")  # digits 0..9, one per test image
-    if len(labels) != expected_rows:
-        raise ValueError(f"{path}: submission needs {expected_rows} rows (one per test image), "
-                         f"got {len(labels)} labels")
-    frame = pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": labels.astype(int)})
-    try:
-        frame.to_csv(path, index=False)
-    except OSError as exc:  # pandas' own wording differs by cause and has no fix in it
-        raise type(exc)(f"{path}: cannot write the submission ({_os_problem(exc)}); "
-                        "write it to an existing folder you can write to") from None
-    return frame
-
-
-def _os_problem(exc: OSError) -> str:
-    """``[Errno 13] Permission denied: 'x'`` -> ``permission denied``; pandas' own messages as they are."""
-    text = (exc.strerror or str(exc)).rstrip(".")
-    return text[:1].lower() + text[1:]
-
-
 # --------------------------------------------------------------------------- image folders
 
 def load_image_folder(directory: PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -586,7 +389,7 @@ def load_image_folder(directory: PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise DataFormatError(
             f"{directory}: expected sub-folders named after digits 0..9 (e.g. {directory}/3/img_1.jpg), "
             f"found {subfolders if subfolders else 'none'}")
-    import keras
+    from ._keras import keras
 
     dataset = keras.utils.image_dataset_from_directory(
         directory, labels="inferred", label_mode="int", class_names=[str(d) for d in range(10)],

@@ -46,8 +46,8 @@ def test_the_kaggle_help_gives_the_recipes_epochs():
 
 
 def test_the_help_follows_the_constant(monkeypatch):
-    monkeypatch.setattr(kaggle, "FINAL_EPOCHS", 47)
-    text = " ".join(kaggle._parser().format_help().split())
+    monkeypatch.setattr(kaggle.cli, "FINAL_EPOCHS", 47)
+    text = " ".join(kaggle.cli._parser().format_help().split())
     assert "the book's 47;" in text and "trains for 47 epochs" in text
 
 

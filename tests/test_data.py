@@ -8,6 +8,7 @@ from conftest import write_idx
 
 import mnist_helpers as mh
 from mnist_helpers import data
+from mnist_helpers.kaggle import csv_format
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -280,7 +281,7 @@ def test_npz_that_is_not_npz(tmp_path):
 
 def _kaggle_frame(n=3, label=True, seed=0):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.integers(0, 256, size=(n, 784)), columns=data.KAGGLE_PIXELS)
+    frame = pd.DataFrame(rng.integers(0, 256, size=(n, 784)), columns=csv_format.KAGGLE_PIXELS)
     if label:
         frame.insert(0, "label", rng.integers(0, 10, size=n))
     return frame
@@ -336,7 +337,7 @@ def test_missing_csv(tmp_path):
 ])
 def test_bad_cell_far_into_the_file_is_named(tmp_path, monkeypatch, edit, message):
     # Chunks of 2 rows in the checking pass: the row number must count across chunks.
-    monkeypatch.setattr(data, "_SLOW_PASS_ROWS", 2)
+    monkeypatch.setattr(csv_format, "_SLOW_PASS_ROWS", 2)
     path = tmp_path / "train.csv"
     edit(_kaggle_frame(n=9)).to_csv(path, index=False)
     with pytest.raises(mh.DataFormatError, match=rf"train.csv: {message}"):
@@ -377,8 +378,8 @@ def test_checking_pass_reads_what_the_fast_pass_reads(tmp_path, monkeypatch):
 
     def fast_pass_fails(*args):
         raise ValueError("forced")
-    monkeypatch.setattr(data, "_read_uint8_cells", fast_pass_fails)
-    monkeypatch.setattr(data, "_SLOW_PASS_ROWS", 3)
+    monkeypatch.setattr(csv_format, "_read_uint8_cells", fast_pass_fails)
+    monkeypatch.setattr(csv_format, "_SLOW_PASS_ROWS", 3)
     slow_x, slow_y = mh.load_kaggle_csv(path)
     assert slow_x.dtype == np.uint8 and np.array_equal(slow_x, fast_x) and np.array_equal(slow_y, fast_y)
 

@@ -20,7 +20,7 @@ def no_training(monkeypatch):
     """Make any training fail loudly: bad input must be refused before it."""
     def refuse(*args, **kwargs):
         raise AssertionError("training started although the input was bad")
-    monkeypatch.setattr(kaggle, "train_ensemble", refuse)
+    monkeypatch.setattr(kaggle.cli, "train_ensemble", refuse)
 
 
 def _modified(image: np.ndarray) -> np.ndarray:
@@ -86,7 +86,7 @@ def test_overlap_loads_mnist_when_not_given(monkeypatch, mnist):
 
 def test_a_hash_match_is_confirmed_pixel_by_pixel(monkeypatch):
     # Every hash equal: only images whose pixels are identical may still match.
-    monkeypatch.setattr(kaggle, "image_hashes", lambda images: np.zeros(len(images), np.uint64))
+    monkeypatch.setattr(kaggle.leak, "image_hashes", lambda images: np.zeros(len(images), np.uint64))
     reference = np.stack([np.full((28, 28), value, np.uint8) for value in (7, 8)])
     images = np.stack([np.full((28, 28), value, np.uint8) for value in (7, 9)])
     assert kaggle.find_identical(images, reference).tolist() == [0, -1]
@@ -190,7 +190,7 @@ def test_output_path_checks(tmp_path, monkeypatch):
 
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(kaggle.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(kaggle.submission.tempfile, "TemporaryFile", read_only)
     with pytest.raises(PermissionError, match=r"cannot write in folder .* \(Permission denied\); choose another --out"):
         kaggle.check_output_path(tmp_path / "s.csv")
 
@@ -228,7 +228,7 @@ def _run_failing(capsys, argv):
 
 def _pixels_frame(n=12, label=True):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.integers(0, 256, size=(n, 784)), columns=data.KAGGLE_PIXELS)
+    frame = pd.DataFrame(rng.integers(0, 256, size=(n, 784)), columns=kaggle.KAGGLE_PIXELS)
     if label:
         frame.insert(0, "label", np.arange(n) % 10)
     return frame
@@ -240,10 +240,10 @@ def _pixels_frame(n=12, label=True):
     ("folder", None, r"train.csv: no such file \(it is a folder\)"),
     (lambda f: f.drop(columns="pixel300"), None, r"train.csv: columns do not match .*missing \['pixel300'\]"),
     (None, lambda f: f.assign(extra=1), r"test.csv: columns do not match .*unexpected \['extra'\]"),
-    (lambda f: f.drop(columns="label"), lambda f: f.assign(label=1)[["label", *data.KAGGLE_PIXELS]],
+    (lambda f: f.drop(columns="label"), lambda f: f.assign(label=1)[["label", *kaggle.KAGGLE_PIXELS]],
      r"train.csv has no label column and .*test.csv has one: the two files look swapped; pass train.csv first"),
     (lambda f: f.drop(columns="label"), None, r"train.csv: no label column, .*looks swapped"),
-    (None, lambda f: f.assign(label=1)[["label", *data.KAGGLE_PIXELS]],
+    (None, lambda f: f.assign(label=1)[["label", *kaggle.KAGGLE_PIXELS]],
      r"test.csv: has a label column, so it is a train.csv \(looks swapped\?\); the second file must be"),
     (lambda f: f.assign(pixel7=f["pixel7"].astype(object).where(f.index != 4, "abc")), None,
      r"train.csv: row 6, column pixel7: 'abc' is not a whole number"),
@@ -278,7 +278,7 @@ def test_unwritable_output_is_refused_before_reading_or_training(tmp_path, capsy
 def test_read_only_output_folder_is_refused(tmp_path, capsys, no_training, monkeypatch):
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(kaggle.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(kaggle.submission.tempfile, "TemporaryFile", read_only)
     line = _run_failing(capsys, [str(tmp_path / "train.csv"), str(tmp_path / "test.csv"),
                                  "--out", str(tmp_path / "s.csv")])
     assert "cannot write in folder" in line and "Permission denied" in line
@@ -342,7 +342,7 @@ def test_training_on_train_csv_only(tmp_path, capsys, monkeypatch, small_csvs):
     def no_mnist(*args, **kwargs):
         raise AssertionError("MNIST was loaded: Kaggle training must use train.csv only")
     monkeypatch.setattr(data, "load_mnist", no_mnist)
-    monkeypatch.setattr(kaggle, "FAST_IMAGES", 150)  # --fast, scaled down: 150 images, 15 of them for validation
+    monkeypatch.setattr(kaggle.training, "FAST_IMAGES", 150)  # --fast, scaled down: 150 images, 15 of them for validation
     out = tmp_path / "submission.csv"
     assert kaggle.main([*small_csvs, "--fast", "--epochs", "1", "--seeds", "2", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
