@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 import site_checks as sc
+from test_prose import ROLE  # what a MyST role looks like: {name}`...`
 
 from mnist_helpers import prose
 
@@ -286,7 +287,6 @@ def test_the_chapter_opens_in_jupyterlab_in_a_browser(lab, browser):
 
 # ------------------------------------------------------------------ every chapter reads in JupyterLab
 
-ROLE = re.compile(r"\{[a-z][\w:-]*\}`")
 # A word of plain prose (no markup, no quotes, which the renderers typeset differently).
 PLAIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9,;()-]*")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tomllib
 from pathlib import Path
@@ -38,11 +37,11 @@ def version() -> str:
 
 
 def repository() -> str:
-    """``repository: url:`` of ``book/_config.yml`` ("" when unset), read without a YAML library."""
-    text = (ROOT / "book" / "_config.yml").read_text(encoding="utf-8")
-    block = re.search(r"^repository:\n((?:[ \t]+.*\n?)*)", text, re.M)
-    url = re.search(r"^\s+url:\s*[\"']?([^\"'\s#]*)", block.group(1), re.M) if block else None
-    return url.group(1).rstrip("/") if url else ""
+    """``repository: url:`` of ``book/_config.yml``, or "" when it is unset."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text(encoding="utf-8"))
+    return str((config.get("repository") or {}).get("url") or "").rstrip("/")
 
 
 def requirement(repo: str, ver: str) -> str:
