@@ -29,12 +29,18 @@ def fast_mode() -> bool:
     can execute every notebook in minutes. Any value other than ``""``, ``"0"`` or
     ``"1"`` is rejected rather than guessed.
     """
-    value = os.environ.get(FAST_ENV, "").strip()
-    if value in ("", "0"):
-        return False
-    if value == "1":
-        return True
-    raise ValueError(f"{FAST_ENV}={value!r} is not understood: set it to 1 (fast mode) or 0/unset (full mode)")
+    return bool(_switch(FAST_ENV, "set it to 1 (fast mode) or 0/unset (full mode)"))
+
+
+def _switch(name: str, fix: str) -> bool | None:
+    """An on/off environment variable: True for ``"1"``, False for ``"0"``, None when unset or empty;
+    anything else is a one-line error ending with ``fix``."""
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return None
+    if value in ("0", "1"):
+        return value == "1"
+    raise ValueError(f"{name}={value!r} is not understood: {fix}")
 
 
 def pick(full, fast):
@@ -53,8 +59,9 @@ def pick(full, fast):
 # or any tf.data pipeline. The rewrite is harmless (the attribute is ignored); nothing a
 # notebook can set prevents it short of turning determinism off (Keras builds those pipelines
 # itself, no environment variable skips the rewrite), so it is filtered instead. None of these
-# is something a reader can act on. Only lines matching these are dropped: for the whole process once setup_book() has run
-# (filter_native_stderr), otherwise around the import and mh.fit (native_stderr_filtered).
+# is something a reader can act on. Only lines matching these are dropped: for the whole process
+# once setup_book() has run (filter_native_stderr), otherwise around the import and mh.fit
+# (native_stderr_filtered).
 NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_platform|cuda_executor|cpu_feature_guard|port)\.cc:\d+\]"
@@ -297,13 +304,8 @@ DETERMINISTIC_ENV = "MNIST_DETERMINISTIC"
 
 def deterministic_from_env() -> bool | None:
     """``MNIST_DETERMINISTIC``: True for ``"1"``, False for ``"0"``, None when unset or empty."""
-    value = os.environ.get(DETERMINISTIC_ENV, "").strip()
-    if value == "":
-        return None
-    if value in ("0", "1"):
-        return value == "1"
-    raise ValueError(f"{DETERMINISTIC_ENV}={value!r} is not understood: set it to 1 (op determinism on), "
-                     "0 (off) or leave it unset (on for a CPU, off for a GPU)")
+    return _switch(DETERMINISTIC_ENV, "set it to 1 (op determinism on), 0 (off) or leave it unset "
+                                      "(on for a CPU, off for a GPU)")
 
 
 def _device_line(gpus: list, deterministic: bool) -> str:

@@ -125,6 +125,16 @@ def _escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>$])", r"\\\1", text)
 
 
+def _quoted(values: dict[str, str], name: str, spec: str | None) -> str:
+    """What the prose shows for ``name``: its stored value, formatted and escaped for Markdown."""
+    return _escape(format_value(values[name], spec))
+
+
+def write_notebook(path: str | Path, notebook: dict) -> None:
+    """Write a notebook's JSON laid out as nbformat writes it (sorted keys, indent 1, a final newline)."""
+    Path(path).write_text(json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def refresh_markdown(source: str, values: dict[str, str]) -> tuple[str, list[str]]:
     """Rewrite every marked number in ``source`` from ``values``; return the text and unknown names."""
     missing: list[str] = []
@@ -135,7 +145,7 @@ def refresh_markdown(source: str, values: dict[str, str]) -> tuple[str, list[str
             missing.append(name)
             return match[0]
         head = match[0][:match.start("text") - match.start()]
-        return f"{head}{_escape(format_value(values[name], spec))}<!-- /glue -->"
+        return f"{head}{_quoted(values, name, spec)}<!-- /glue -->"
 
     return MARKER.sub(replace, source), missing
 
@@ -163,7 +173,7 @@ def stale_numbers(notebook: dict) -> list[str]:
             if name not in values:
                 problems.append(f"cell {index}: {name} is quoted but no output stores it (mh.glue({name!r}, ...))")
                 continue
-            expected = _escape(format_value(values[name], match["spec"]))
+            expected = _quoted(values, name, match["spec"])
             if match["text"] != expected:
                 problems.append(f"cell {index}: {name} shows {match['text']!r}, the run stored {expected!r}")
     return problems
@@ -196,7 +206,7 @@ def refresh_notebook(path: str | Path) -> int:
         raise ValueError(f"{path.name}: the prose quotes {sorted(set(missing))}, which no output stores: "
                          "glue them in the code (mh.glue) or remove the markers")
     if changed:
-        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_notebook(path, notebook)
     return changed
 
 

@@ -16,6 +16,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+from mnist_helpers.prose import write_notebook
+
 ROOT = Path(__file__).resolve().parents[1]
 # The cell is recognised by its first line.
 FIRST_LINE = "# Run anywhere: the chapter needs the book's helper package, mnist_helpers"
@@ -79,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = 1
             else:
                 cell["source"] = expected.splitlines(keepends=True)
-                path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n",
-                                encoding="utf-8")
+                write_notebook(path, notebook)
                 print(f"{path}: setup cell rewritten")
     return status
 
