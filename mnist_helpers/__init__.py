@@ -23,6 +23,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
 ``kaggle``         Digit Recognizer: its CSVs, a submission from train.csv alone, the MNIST leak measured
 ``results``        the results files: ``record_results`` writes, ``read_results`` reads
+``stats``          paired comparisons on the same images: McNemar, seed k against seed k
 ``timing``         the benchmarks' machine facts: ``OtherCpuUse``, ``wait_until_idle``
 ``model_card``     the shipped model's metrics (JSON) and the model card made from them
 ``web_export``     the shipped model as JavaScript for the "draw a digit" page
@@ -40,7 +41,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "kaggle", "layers", "model_card",
                "models", "optimizers", "plots", "predict", "preprocessing", "prose", "recipes", "regularization", "results",
-               "timing", "training", "web_export", "whitening")
+               "stats", "timing", "training", "web_export", "whitening")
 
 # Top-level name -> the module that defines it.
 _EXPORTS = {
