@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ._keras import keras  # first: TensorFlow's start-up notices filtered
+from .augmentation import DigitAffineAugmentation, build_augmentation  # build_augmentation: also cnn.build_augmentation
 from .checks import check_float_array, check_integer, check_integers, check_real
 
 # The recipes' numbers live in .recipes (no Keras there, so the --help texts can read them).
@@ -72,33 +73,6 @@ def build_original_model(horizontal_flip: bool = False, seed: int = 0) -> keras.
     return keras.Model(inputs, outputs, name="original_model")
 
 
-def build_augmentation(rotation_degrees: float = 10.0, shift: float = 0.1, zoom: float = 0.1,
-                       seed: int = 0) -> keras.Sequential:
-    """Augmentation that keeps digits digits: small rotations, shifts and zooms, never flips.
-
-    Parameters
-    ----------
-    rotation_degrees : float
-        Largest rotation either way, in degrees.
-    shift : float
-        Largest shift, as a fraction of the image size (0.1 = 2.8 pixels).
-    zoom : float
-        Largest zoom in or out, as a fraction.
-
-    The layers are only active in training (``model.fit``); ``predict`` sees the image as it is.
-    """
-    digit_safe = ": larger changes turn digits into other digits"
-    rotation_degrees = check_real(rotation_degrees, "rotation_degrees", low=0, high=45, hint=digit_safe)
-    shift = check_real(shift, "shift", low=0, high=0.3, hint=digit_safe)
-    zoom = check_real(zoom, "zoom", low=0, high=0.3, hint=digit_safe)
-    seed = check_integer(seed, "seed")  # a Python int, as Keras' SeedGenerator wants
-    return keras.Sequential([
-        layers.RandomRotation(rotation_degrees / 360.0, fill_mode="constant", seed=seed, name="rotate"),
-        layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1, name="shift"),
-        layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 2, name="zoom"),
-    ], name="augmentation")
-
-
 BN_MOMENTUM = 0.9
 """Moving-average momentum of the batch statistics: 0.9 settles within a few dozen steps
 (Keras' default 0.99 needs hundreds, which leaves short runs with useless statistics)."""
@@ -116,7 +90,7 @@ def _conv_bn(x, filters: int, name: str, kernel_size: int = 3, padding: str = "s
 
 def build_final_cnn(filters: tuple[int, int, int] = FINAL_FILTERS, dense_units: int = 128,
                     dropout: float = 0.4, augment: bool = True, seed: int = 0, *,
-                    batch_norm: bool = True, first_kernel: int = 5) -> keras.Model:
+                    batch_norm: bool = True, first_kernel: int = 5, affine_augmentation: bool = False) -> keras.Model:
     """The book's final CNN: batch-normalized convolutions, dropout and digit-safe augmentation.
 
     ``augmentation -> conv 5x5 (f1) -> pool -> conv 3x3 (f2) -> conv 3x3 (f2) -> pool -> dropout
@@ -137,6 +111,9 @@ def build_final_cnn(filters: tuple[int, int, int] = FINAL_FILTERS, dense_units: 
         False for the ablation without batch normalization (biased layers, ReLU directly).
     first_kernel : int
         Size of the first convolution's window (5; the ablation tries 3).
+    affine_augmentation : bool
+        Augment with :class:`DigitAffineAugmentation` (one warp per image) instead of
+        :func:`build_augmentation`'s three Keras layers: same ranges, one interpolation.
     """
     dropout = check_real(dropout, "dropout", low=0, high=1, high_open=True,
                          hint=" (the probability that an input is dropped)")
@@ -145,7 +122,9 @@ def build_final_cnn(filters: tuple[int, int, int] = FINAL_FILTERS, dense_units: 
     seed = check_integer(seed, "seed")  # a Python int, as Keras' SeedGenerator wants
     first_kernel = check_integer(first_kernel, "first_kernel", low=1, high=7)
     inputs, x = _inputs()
-    if augment:
+    if augment and affine_augmentation:
+        x = DigitAffineAugmentation(seed=seed, name="augmentation")(x)
+    elif augment:
         x = build_augmentation(seed=seed)(x)
     # 28x28: a larger window sees whole stroke pieces
     x = _conv_bn(x, filters[0], "conv1", kernel_size=first_kernel, batch_norm=batch_norm)
@@ -198,7 +177,7 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
 def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=None, *, epochs: int,
                         batch_size: int, max_lr: float = 3e-3, warmup_fraction: float = 0.2,
                         constant_lr: float | None = None, log_every: int = 1, quiet: bool = False,
-                        callbacks=()):
+                        callbacks=(), strategy=None):
     """Compile ``model`` with Adam on the warm-up + cosine schedule and train it.
 
     Parameters
@@ -213,6 +192,9 @@ def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=No
         See :func:`warmup_cosine_schedule`.
     constant_lr : float, optional
         Train at this fixed learning rate instead of the schedule (the ablation).
+    strategy : tf.distribute.Strategy, optional
+        Data-parallel training (see :func:`train_final_cnn`); ``model`` must have been built in
+        ``strategy.scope()``, and is compiled there. None: one device, as without it.
 
     Returns
     -------
@@ -221,15 +203,25 @@ def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=No
     seconds : float
         Training time.
     """
+    import contextlib
+
     from .training import fit
 
+    strategy = _check_strategy(strategy)
+    if strategy is not None and model.distribute_strategy is not strategy:
+        # Keras ties a model to the strategy in force when it was built; compiling in another
+        # scope would place its optimizer's variables apart from its weights.
+        raise ValueError(f"model {model.name!r} was not built in strategy.scope(): build it inside "
+                         "`with strategy.scope():` and pass the same strategy (train_final_cnn does both)")
     if constant_lr:  # the ablation: Adam at a fixed rate, the usual default
         schedule = check_real(constant_lr, "constant_lr", low=0, low_open=True)
     else:
         schedule = warmup_cosine_schedule(epochs, steps_per_epoch(len(x_train), batch_size), max_lr=max_lr,
                                           warmup_fraction=warmup_fraction)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    # The optimizer's variables are made in the strategy's scope, mirrored like the weights.
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
     history, seconds = fit(model, x_train, y_train, epochs=epochs, batch_size=batch_size,
                            validation_data=validation_data, log_every=log_every, quiet=quiet,
                            callbacks=list(callbacks))
@@ -239,17 +231,45 @@ def train_with_schedule(model: keras.Model, x_train, y_train, validation_data=No
 def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FINAL_EPOCHS,
                     batch_size: int = FINAL_BATCH_SIZE, max_lr: float = FINAL_MAX_LR, seed: int = 0,
                     constant_lr: float | None = None, log_every: int = 1, quiet: bool = False, callbacks=(),
-                    **builder_kwargs):
+                    strategy=None, **builder_kwargs):
     """Seed, build ``build_final_cnn(**builder_kwargs)`` and train it (:func:`train_with_schedule`).
+
+    Parameters
+    ----------
+    strategy : tf.distribute.Strategy, optional
+        Train data-parallel, e.g. ``tf.distribute.MirroredStrategy()`` over several GPUs: the model
+        is built and compiled in ``strategy.scope()``, and every step splits the batch of
+        ``batch_size`` images (the *global* batch) evenly over ``strategy.num_replicas_in_sync``
+        replicas and averages their gradients. The learning rate is not rescaled for you (the
+        README's "Beyond one machine" says how). Each replica normalizes by its own part of the
+        batch and draws its own augmentation and dropout, so the numbers differ from one device's.
+        None (the default): one device, as without it.
 
     Returns ``(model, history, seconds)`` as :func:`train_with_schedule` does.
     """
+    import contextlib
+
     seed = check_integer(seed, "seed")  # epochs and batch_size are checked by fit
+    strategy = _check_strategy(strategy)
     keras.utils.set_random_seed(seed)
-    model = build_final_cnn(seed=seed, **builder_kwargs)
+    # Keras ties the model to the strategy in force when it is built.
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_final_cnn(seed=seed, **builder_kwargs)
     return train_with_schedule(model, x_train, y_train, validation_data, epochs=epochs, batch_size=batch_size,
                                max_lr=max_lr, constant_lr=constant_lr, log_every=log_every, quiet=quiet,
-                               callbacks=callbacks)
+                               callbacks=callbacks, strategy=strategy)
+
+
+def _check_strategy(strategy):
+    """``strategy`` itself if it is a ``tf.distribute`` strategy or None; one clear error otherwise."""
+    if strategy is None:
+        return None
+    import tensorflow as tf  # already loaded by ._keras
+
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(f"strategy must be a tf.distribute strategy such as tf.distribute.MirroredStrategy(), "
+                        f"or None for one device; got {type(strategy).__name__}")
+    return strategy
 
 
 def build_speed_cnn(filters: tuple[int, int] = SPEED_FILTERS) -> keras.Model:

@@ -9,13 +9,36 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 
+CPU_INFO = Path("/proc/cpuinfo")
+
+
+def cpu_model() -> str:
+    """The processor's model name as the system reports it ("AMD EPYC 7B13", "Apple M2"), not just
+    the architecture; the architecture (``x86_64``) where no name can be read."""
+    try:  # Linux
+        for line in CPU_INFO.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if platform.system() == "Darwin":
+        try:
+            name = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                                  timeout=5).stdout.strip()
+            if name:
+                return name
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine()
+
 
 def machine_info(**versions: str) -> dict:
-    """What timings were measured on: CPUs, processor, Python, plus the given library ``versions``."""
-    return {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+    """What timings were measured on: CPUs, the processor's model, Python, plus the given library ``versions``."""
+    return {"cpus": os.cpu_count(), "processor": cpu_model(), "architecture": platform.machine(),
             "python": platform.python_version(), **versions}
 
 

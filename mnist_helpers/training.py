@@ -60,41 +60,71 @@ def fit(model: keras.Model, x, y, *, epochs: int, batch_size: int = 128, validat
 
 
 class AccuracyCurve(keras.callbacks.Callback):
-    """Accuracy on held-out images after every epoch, against training time so far.
+    """Accuracy on held-out images during training, against training time so far.
 
     Its own evaluation is kept off the clock, so ``seconds`` is pure training time and
     ``seconds[-1]`` is close to what ``fit`` would take without this callback. Used by the
-    benchmark's time-to-accuracy plot; on the test set it is a plot, never a basis for choices.
+    benchmark's time-to-accuracy figures; on the test set it is a plot, never a basis for choices.
 
     Parameters
     ----------
     x : ndarray of uint8, shape (n, 28, 28)
     y : ndarray of int, shape (n,)
+    per_epoch : int, default 1
+        Evaluations per epoch, evenly spaced in its steps (the last at the epoch's end). A short
+        run needs more than one to say when it reached an accuracy.
 
     Attributes
     ----------
-    seconds, accuracy : list of float, one per epoch
+    epochs, seconds, accuracy : list of float, one per evaluation
+        Where it was made (2.5 = half-way through the third epoch), training seconds so far, accuracy.
+    epoch_seconds : list of float, one per epoch
+        Training time of each epoch alone (the benchmark's median epoch time comes from these).
     evaluation_seconds : float
         Time spent in this callback's own evaluation, which the ``fit`` that runs it also counts:
         subtract it from ``fit``'s time to get the training time.
     """
 
-    def __init__(self, x, y, batch_size: int = 1024):
+    def __init__(self, x, y, batch_size: int = 1024, per_epoch: int = 1):
         super().__init__()
         self.x, self.y = x, y
         self.batch_size = check_integer(batch_size, "batch_size", low=1)
+        self.per_epoch = check_integer(per_epoch, "per_epoch", low=1, hint=" (evaluations per epoch)")
+        self.epochs: list[float] = []
         self.seconds: list[float] = []
         self.accuracy: list[float] = []
+        self.epoch_seconds: list[float] = []
         self.evaluation_seconds = 0.0
 
     def on_train_begin(self, logs=None):
-        self._clock, self.evaluation_seconds = time.perf_counter(), 0.0
+        self._clock, self.evaluation_seconds, self._epoch_end = time.perf_counter(), 0.0, 0.0
+        steps = self.params.get("steps")
+        if self.per_epoch > 1 and not steps:
+            raise ValueError("AccuracyCurve(per_epoch > 1) needs the number of steps per epoch: "
+                             "train on arrays, or on a dataset of known length")
+        # The steps after which to evaluate inside an epoch (the epoch's end is on_epoch_end's).
+        self._inside = {round(k * steps / self.per_epoch) - 1 for k in range(1, self.per_epoch)} if steps else set()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch in self._inside:
+            self._record(self._epoch + (batch + 1) / self.params["steps"])
 
     def on_epoch_end(self, epoch, logs=None):
+        trained = self._record(epoch + 1.0)
+        self.epoch_seconds.append(trained - self._epoch_end)
+        self._epoch_end = trained
+
+    def _record(self, epochs: float) -> float:
         now = time.perf_counter()
-        self.seconds.append(now - self._clock - self.evaluation_seconds)
+        trained = now - self._clock - self.evaluation_seconds
+        self.epochs.append(epochs)
+        self.seconds.append(trained)
         self.accuracy.append(self.score())
         self.evaluation_seconds += time.perf_counter() - now
+        return trained
 
     def score(self) -> float:
         """The model's accuracy on the held-out images, now."""
@@ -102,5 +132,16 @@ class AccuracyCurve(keras.callbacks.Callback):
         return float((probabilities.argmax(axis=1) == self.y).mean())
 
     def seconds_to_reach(self, accuracy: float) -> float | None:
-        """Training seconds at the first epoch whose accuracy is >= ``accuracy``; None if never."""
+        """Training seconds at the first evaluation whose accuracy is >= ``accuracy``; None if never.
+
+        A first crossing: the accuracy may fall below again later (see :meth:`seconds_to_sustain`).
+        """
         return next((s for s, a in zip(self.seconds, self.accuracy) if a >= accuracy), None)
+
+    def seconds_to_sustain(self, accuracy: float) -> float | None:
+        """Training seconds from the evaluation on which accuracy stays >= ``accuracy`` to the end of
+        training; None if the last evaluation is below it."""
+        since = None
+        for s, a in zip(self.seconds, self.accuracy):
+            since = (s if since is None else since) if a >= accuracy else None
+        return since

@@ -221,14 +221,28 @@ def test_speed_cnn_and_accuracy_curve():
             time.sleep(0.5)  # a slow evaluation, which must stay off the training clock
             return super().score()
 
-    curve = SlowCurve(x[2000:2500], y[2000:2500])
+    curve = SlowCurve(x[2000:2500], y[2000:2500], per_epoch=2)
     _, history, seconds = cnn.train_with_schedule(model, x[:2000], y[:2000], epochs=2, batch_size=128,
                                                   max_lr=1e-2, quiet=True, callbacks=[curve])
-    assert len(curve.seconds) == len(curve.accuracy) == 2
-    assert curve.evaluation_seconds >= 2 * 0.5  # fit's own time counts it: the benchmark subtracts it
-    assert curve.seconds[0] < curve.seconds[1] <= seconds - curve.evaluation_seconds
+    # 16 steps per epoch, evaluated after step 8 and at the end of each epoch
+    assert curve.epochs == [0.5, 1.0, 1.5, 2.0] and len(curve.seconds) == len(curve.accuracy) == 4
+    assert curve.evaluation_seconds >= 4 * 0.5  # fit's own time counts it: the benchmark subtracts it
+    assert curve.seconds == sorted(curve.seconds) and curve.seconds[-1] <= seconds - curve.evaluation_seconds
+    assert len(curve.epoch_seconds) == 2 and sum(curve.epoch_seconds) == pytest.approx(curve.seconds[-1])
     assert curve.accuracy[-1] > 0.5  # far above chance (0.1) after 32 steps
     assert curve.seconds_to_reach(0.0) == curve.seconds[0] and curve.seconds_to_reach(1.01) is None
+
+
+def test_accuracy_curve_sustained_time_ignores_a_crossing_that_dips_again():
+    from mnist_helpers.training import AccuracyCurve
+
+    curve = AccuracyCurve(np.zeros((1, 28, 28), "uint8"), np.zeros(1, int))
+    curve.seconds, curve.accuracy = [10.0, 20.0, 30.0, 40.0], [0.991, 0.975, 0.992, 0.993]
+    assert curve.seconds_to_reach(0.99) == 10.0  # the first crossing
+    assert curve.seconds_to_sustain(0.99) == 30.0  # from here on it stays above
+    assert curve.seconds_to_sustain(0.9925) == 40.0 and curve.seconds_to_sustain(0.995) is None
+    curve.accuracy = [0.991, 0.995, 0.999, 0.98]
+    assert curve.seconds_to_reach(0.99) == 10.0 and curve.seconds_to_sustain(0.99) is None  # ends below
 
 
 def test_ablation_switches_change_the_network():

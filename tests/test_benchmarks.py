@@ -1,0 +1,55 @@
+"""Smoke tests of the benchmark scripts: each runs in its quick mode on a tiny slice, and what it
+prints and writes is checked (the real runs take an idle machine and up to an hour)."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.usefixtures("mnist")  # the data must be there
+def test_cnn_benchmark_quick_prints_and_writes_medians_and_sustained_times(tmp_path, capsys):
+    out = tmp_path / "cnn.json"
+    load_script("cnn_benchmark").main(["--quick", "--out", str(out)])
+    printed = capsys.readouterr().out
+    for model in ("Keras example convnet", "original model", "final CNN", "speed run"):
+        assert f"{model}, seed 1: test accuracy" in printed and f"\n{model:22}     2      1 " in printed
+    assert "med s/ep" in printed and "kept 99%" in printed
+    data = json.loads(out.read_text())
+    rows = {row["model"]: row for row in data["rows"]}
+    assert rows["Keras example convnet"]["time_vs_keras_example"] == 1.0
+    final, speed = rows["final CNN"], rows["speed run"]
+    assert final["evaluations_per_epoch"] == 2 and speed["evaluations_per_epoch"] == 4
+    run = speed["runs"][0]
+    assert run["curve_epochs"] == [0.25, 0.5, 0.75, 1.0] and len(run["epoch_seconds"]) == 1
+    assert run["median_epoch_seconds"] == pytest.approx(run["epoch_seconds"][0])
+    assert final["median_train_seconds"] == pytest.approx(final["median_epoch_seconds"] * final["epochs"], abs=0.1)
+    assert 0.1 < final["test_accuracy"] <= 1 and final["seeds"] == [0, 1]  # above chance after one small epoch
+    assert data["machine"]["processor"] and "sustained_seconds_to_99" in run
+
+
+@pytest.mark.usefixtures("mnist")
+def test_baselines_benchmark_on_a_slice(tmp_path, capsys):
+    out = tmp_path / "baselines.json"
+    assert load_script("baselines").main(["--train-size", "600", "--test-size", "200", "--methods",
+                                          "logistic regression", "PCA + kNN", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "logistic regression" in printed and f"wrote {out}" in printed
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["model"] for row in rows] == ["logistic regression", "PCA + kNN"]
+    assert all(row["train_images"] == 600 and 0.5 < row["test_accuracy"] <= 1 for row in rows)
+
+
+def test_baselines_benchmark_refuses_a_partial_run_over_the_full_results(capsys):
+    with pytest.raises(SystemExit):
+        load_script("baselines").main(["--train-size", "600"])
+    assert "pass --out for a smaller run" in capsys.readouterr().err
