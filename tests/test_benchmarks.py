@@ -53,3 +53,17 @@ def test_baselines_benchmark_refuses_a_partial_run_over_the_full_results(capsys)
     with pytest.raises(SystemExit):
         load_script("baselines").main(["--train-size", "600"])
     assert "pass --out for a smaller run" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("mnist")
+def test_augmentation_benchmark_quick(tmp_path, capsys):
+    out = tmp_path / "augmentation.json"
+    load_script("augmentation_benchmark").main(["--quick", "--out", str(out)])
+    printed = capsys.readouterr().out
+    lines = [line.split() for line in printed.splitlines()]
+    assert ["three", "Keras", "layers", "2,560"] in [line[:4] for line in lines]
+    assert ["one", "affine", "warp", "2,560"] in [line[:4] for line in lines]
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["model"] for row in rows] == ["three Keras layers", "one affine warp"]
+    assert rows[0]["time_vs_three_layers"] == 1.0 and all(len(row["pass_seconds"]) == 2 for row in rows)
+    assert rows[1]["time_vs_three_layers"] == pytest.approx(rows[1]["median_seconds"] / rows[0]["median_seconds"], abs=0.01)
