@@ -243,7 +243,8 @@ def train_final_cnn(x_train, y_train, validation_data=None, *, epochs: int = FIN
         replicas and averages their gradients. The learning rate is not rescaled for you (the
         README's "Beyond one machine" says how). Each replica normalizes by its own part of the
         batch and draws its own augmentation and dropout, so the numbers differ from one device's.
-        None (the default): one device, as without it.
+        ``MultiWorkerMirroredStrategy`` (several machines) fails inside Keras 3.15's ``fit``; the
+        README says more. None (the default): one device, as without it.
 
     Returns ``(model, history, seconds)`` as :func:`train_with_schedule` does.
     """
