@@ -1,38 +1,65 @@
 """Choose chapter 9's recipes on the validation split only (never the test set): candidates and ablations.
 
-Each run trains one recipe with one seed on chapter 9's 55,000 training images and scores it on
-the 5,000 held-out validation images after every epoch; the test images are not loaded. Two kinds
+Each run trains one named recipe with one seed on chapter 9's 55,000 training images and scores it
+on the 5,000 held-out validation images after every epoch; the test images are not loaded. Two kinds
 of run:
 
 * candidates (``RECIPES``): recipes for the final CNN and for the speed run;
 * ablations (``--ablations NAME``): candidate NAME with one part removed or swapped at a time
   (``ABLATIONS``), for chapter 9's table of what each part buys.
 
-Prints one line per run and writes ``mnist_helpers/book_results/search/cnn_search.json`` (per run:
-the recipe in full, validation accuracy per epoch, training seconds, and the share of the CPUs other
-processes used meanwhile, 0 on an idle machine), which chapter 9 reads
-(``mnist_helpers.results.read_search()``) as the evidence for its choices. Runs already in the file
-(same name and seed) are skipped, so a search that takes hours can be stopped and resumed;
-``--rerun`` replaces them.
-Run from the repository root, on an idle machine (timings are compared; the other CPU use is recorded):
+The runs live in an Optuna study (one trial per run; the recipe in full, the validation accuracy
+per epoch, the training seconds and the machine's other CPU use are the trial's attributes). The
+script puts every asked-for run that the study does not hold yet in the study's queue; its workers,
+``--workers N`` processes here, each take the next queued run, train it and record it. Optuna's
+storage hands each queued run to exactly one worker, so workers on several machines can share one
+study. A stopped search resumes where it stopped: finished runs are kept, never trained again
+(``--rerun`` trains them again; the export keeps the newer). When the workers are done, the study
+is exported to ``mnist_helpers/book_results/search/cnn_search.json``, the file chapter 9 reads
+(``mnist_helpers.results.read_search()``); a new study starts from that file's runs.
+
+The store (``--storage``): by default the journal file ``benchmarks/cnn_search.journal`` (not
+committed: the JSON is the record), safe for many processes on one machine, and on a shared NFS
+folder for many machines; or a database URL (``sqlite:///search.db``; for many machines a server,
+``postgresql://user:password@host/db``, with its driver installed).
+
+Timings are compared in chapter 9, so a timed search runs one run at a time (the default,
+``--workers 1``) on an idle machine; each run records the share of the CPUs other processes used
+meanwhile. Runs trained beside other workers are marked ``"timing_valid": false`` with their worker
+count: parallel workers are for accuracy-only searches or machines with more cores.
+Run from the repository root:
 
     MNIST_DATA=../shared/data/mnist .venv/bin/python benchmarks/cnn_search.py --only narrow_20ep --seeds 0 1
     MNIST_DATA=../shared/data/mnist .venv/bin/python benchmarks/cnn_search.py --ablations narrow_20ep --seeds 0
+    .venv/bin/python benchmarks/cnn_search.py --export-only     # the store to the chapter's JSON, no training
 
-``--quick`` trains each run for one epoch on 3,000 images (checks the script, writes nothing).
+Many machines, one database: run the same command on each (each queues nothing new, and its workers
+take runs from the shared queue), then ``--export-only`` on one of them:
+
+    MNIST_DATA=... python benchmarks/cnn_search.py --storage postgresql://user:password@host/db --seeds 0 1 2 --workers 4
+
+``--quick`` trains each run for one epoch on 3,000 images in a temporary store (checks the script,
+writes nothing).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
-import mnist_helpers as mh
-from mnist_helpers import cnn
 from mnist_helpers.results import SEARCH_FILE, read_search, results_folder
-from mnist_helpers.timing import OtherCpuUse
 
-OUT = results_folder() / SEARCH_FILE
+HERE = Path(__file__).resolve().parent
+DEFAULT_STORAGE = HERE / "cnn_search.journal"
+DEFAULT_STUDY = "cnn_search"
+TRAIN_IMAGES, VAL_IMAGES = 55_000, 5_000  # chapter 9's split of the 60,000 training images (seed 0)
+QUICK_IMAGES = 3_000
 
 # Every argument spelled out, so that a recipe's meaning does not change with the package's defaults.
 # "final": cnn.train_final_cnn (the final CNN, with augmentation and dropout); "speed":
@@ -66,18 +93,199 @@ ABLATIONS = {
     "half the epochs": "half",  # resolved against the candidate's epochs
 }
 
+DESCRIPTION = ("Chapter 9's candidate recipes and ablations, trained on 55,000 images and scored on the 5,000 "
+               "validation images (chapter 9's split, seed 0) after every epoch. The test set is not used. "
+               "Each run holds its recipe in full.")
 
-def ablation_recipe(base: str, label: str) -> dict:
+
+# ------------------------------------------------------------------ what to run
+
+def ablation_recipe(recipes: dict, base: str, label: str) -> dict:
     """Candidate ``base`` with the change ``ABLATIONS[label]``."""
-    recipe = RECIPES[base]
+    recipe = recipes[base]
     if recipe["model"] != "final":
-        raise SystemExit(f"--ablations needs a final-CNN candidate; {base!r} is a speed-run recipe")
+        raise SystemExit(f"error: --ablations needs a final-CNN candidate; {base!r} is a speed-run recipe")
     change = ABLATIONS[label]
     return {**recipe, **({"epochs": max(1, recipe["epochs"] // 2)} if change == "half" else change)}
 
 
+def planned(recipes: dict, names, ablations, seeds, quick: bool, train_images: int = TRAIN_IMAGES,
+            val_images: int = VAL_IMAGES) -> list[dict]:
+    """Every run the arguments ask for, each in full: what a trial of the study is (its ``plan``)."""
+    if ablations:
+        kinds = [(ablations, recipes[ablations], {"candidate": ablations})] + [
+            (f"{ablations}: {label}", ablation_recipe(recipes, ablations, label),
+             {"candidate": ablations, "ablation": label}) for label in ABLATIONS]
+    else:
+        kinds = [(name, recipes[name], {"candidate": name}) for name in names or recipes]
+    images = dict(train_images=min(train_images, QUICK_IMAGES) if quick else train_images, val_images=val_images)
+    return [{"recipe": name, **kind, "seed": seed, "args": dict(recipe, **({"epochs": 1} if quick else {})), **images}
+            for name, recipe, kind in kinds for seed in seeds]
+
+
+def plan_key(plan: dict) -> str:
+    """What makes two runs the same run: the name, the seed, the recipe in full and the data."""
+    return json.dumps([plan[key] for key in ("recipe", "seed", "args", "train_images", "val_images")], sort_keys=True)
+
+
+def read_recipes(path: str | None) -> dict:
+    """The named recipes: ``RECIPES``, or a JSON object ``{name: recipe}`` read from ``path``."""
+    if path is None:
+        return RECIPES
+    try:
+        recipes = json.loads(Path(path).read_text(encoding="utf8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"error: --recipes {path}: {exc}: give a JSON file of {{name: recipe}}") from None
+    if not isinstance(recipes, dict) or not recipes:
+        raise SystemExit(f"error: --recipes {path}: expected a non-empty JSON object {{name: recipe}}")
+    bad = [name for name, recipe in recipes.items() if not isinstance(recipe, dict) or recipe.get("model") not in
+           ("final", "speed") or not {"filters", "epochs", "batch_size"} <= recipe.keys()]
+    if bad:
+        raise SystemExit(f"error: --recipes {path}: each recipe needs model ('final' or 'speed'), filters, epochs "
+                         f"and batch_size, spelled out; these do not: {', '.join(bad)}")
+    return recipes
+
+
+# ------------------------------------------------------------------ the store
+
+def open_study(storage: str, study_name: str, create: bool = True):
+    """The Optuna study ``study_name`` in ``storage`` (a database URL, or the path of a journal file).
+
+    Returns ``(study, storage object)``.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the script prints its own line per run
+    if "://" in storage:
+        store = optuna.storages.RDBStorage(storage)
+    else:
+        Path(storage).parent.mkdir(parents=True, exist_ok=True)
+        store = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(storage)))
+    exists = study_name in optuna.get_all_study_names(store)
+    if not exists and not create:
+        raise SystemExit(f"error: no study {study_name!r} in {storage}: run a search first, or name the study "
+                         "with --study")
+    # Maximize the last epoch's validation accuracy: the value an Optuna sampler would search on.
+    study = optuna.create_study(storage=store, study_name=study_name, direction="maximize", load_if_exists=True)
+    return study, store
+
+
+def import_runs(study, path: Path) -> int:
+    """Put the runs of an exported search file that the study lacks into it, as finished trials.
+
+    So a new study starts from the committed file's runs (not trained again), and an export never
+    drops a run that the file holds. A run is the study's when it has one with the same name and
+    seed. Returns how many runs were imported.
+    """
+    import optuna
+
+    data = read_search(path)
+    held = {(run["recipe"], run["seed"]) for run in (trial.user_attrs.get("run") for trial in study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) if run}
+    missing = [run for run in data["runs"] if (run["recipe"], run["seed"]) not in held]
+    for run in missing:
+        plan = {key: run[key] for key in ("recipe", "candidate", "ablation", "seed", "args") if key in run}
+        plan.update(train_images=run.get("train_images", TRAIN_IMAGES), val_images=run.get("val_images", VAL_IMAGES))
+        study.add_trial(optuna.trial.create_trial(
+            state=optuna.trial.TrialState.COMPLETE, value=run["val_accuracy"][-1],
+            user_attrs={"plan": plan, "run": run, "machine": run.get("machine", data.get("machine"))}))
+    return len(missing)
+
+
+def requeue_stale(study, store, everywhere: bool) -> int:
+    """Fail the runs left RUNNING by a stopped worker, so that they are queued again; returns how many.
+
+    A worker of this machine whose process is gone is stopped; ``everywhere``: every RUNNING run
+    (for when no worker of the study runs on any machine).
+    """
+    import optuna
+
+    host, stale = socket.gethostname(), 0
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        worker = trial.user_attrs.get("worker", {})
+        if everywhere or (worker.get("host") == host and not _alive(worker.get("pid"))):
+            trial_id = store.get_trial_id_from_study_id_trial_number(_study_id(study, store), trial.number)
+            store.set_trial_user_attr(trial_id, "error", "its worker stopped; queued again")
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            stale += 1
+    return stale
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _study_id(study, store) -> int:
+    return store.get_study_id_from_name(study.study_name)
+
+
+def enqueue(study, plans: list[dict], rerun: bool) -> tuple[int, int]:
+    """Queue the planned runs that the study does not hold; returns (queued now, already finished)."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    held = {}  # plan key -> the states of its trials
+    for trial in study.get_trials(deepcopy=False):
+        if "plan" in trial.user_attrs:
+            held.setdefault(plan_key(trial.user_attrs["plan"]), set()).add(trial.state)
+    queued = finished = 0
+    for plan in plans:
+        states = held.get(plan_key(plan), set())
+        if states & {state.WAITING, state.RUNNING}:
+            continue  # queued by an earlier call, or running on some worker
+        if state.COMPLETE in states and not rerun:
+            finished += 1
+            continue
+        study.enqueue_trial({}, user_attrs={"plan": plan})
+        queued += 1
+    return queued, finished
+
+
+def export(study, path: Path) -> int:
+    """Write the study's finished runs in chapter 9's format (``read_search``); returns how many runs.
+
+    One run per recipe name and seed: the newest, when ``--rerun`` trained one again. Writes nothing
+    when the study holds no finished run.
+    """
+    import optuna
+
+    newest = {}
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if "run" in trial.user_attrs:
+            run = trial.user_attrs["run"]
+            newest.pop((run["recipe"], run["seed"]), None)  # re-inserted: a rerun goes last, as before
+            newest[(run["recipe"], run["seed"])] = (run, trial.user_attrs.get("machine"))
+    machines = []
+    for _, machine in newest.values():
+        if machine not in machines:
+            machines.append(machine)
+    # One machine (the usual case) is said once, as before; runs from several machines each say theirs.
+    runs = [run if len(machines) == 1 else {**run, "machine": machine} for run, machine in newest.values()]
+    data = {"description": DESCRIPTION, "machine": machines[0] if len(machines) == 1 else machines,
+            "ablations": {label: (change if change != "half" else "half the candidate's epochs")
+                          for label, change in ABLATIONS.items()},
+            "runs": runs}
+    if not runs:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=1) + "\n")
+    partial.replace(path)  # a reader never sees half a file
+    return len(runs)
+
+
+# ------------------------------------------------------------------ the workers
+
 def train(recipe: dict, seed: int, x_train, y_train, validation_data):
     """Train one recipe with one seed; returns (model, history, seconds)."""
+    from mnist_helpers import cnn
+
     recipe = dict(recipe)
     if recipe.pop("model") == "final":
         return cnn.train_final_cnn(x_train, y_train, validation_data, seed=seed, quiet=True, **recipe)
@@ -88,84 +296,182 @@ def train(recipe: dict, seed: int, x_train, y_train, validation_data):
     return cnn.train_with_schedule(model, x_train, y_train, validation_data, quiet=True, **recipe)
 
 
-def load_runs() -> list[dict]:
-    runs = read_search(OUT)["runs"] if OUT.exists() else []
-    for run in runs:  # runs written before recipes were stored in full (all candidates, unchanged since)
-        if "args" not in run:
-            run["candidate"], run["args"] = run["recipe"], RECIPES[run["recipe"]]
-    return runs
+def claim(study, store):
+    """The oldest queued run, now RUNNING and this worker's; None when the queue is empty.
+
+    Optuna's storage makes the change from WAITING to RUNNING atomic, so of two workers that try the
+    same run one gets it: the claim ``Study.ask`` makes, without its fallback (a new, sampled trial
+    when the queue is empty), which a queue of named recipes must not have.
+    """
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+        trial_id = store.get_trial_id_from_study_id_trial_number(_study_id(study, store), trial.number)
+        try:
+            if store.set_trial_state_values(trial_id, state=optuna.trial.TrialState.RUNNING):
+                return trial, trial_id
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
 
 
-def save_runs(runs: list[dict]) -> None:
+def work(storage: str, study_name: str, workers: int) -> int:
+    """One worker: train queued runs until the queue is empty; returns how many failed."""
+    import optuna
+
+    import mnist_helpers as mh
+    from mnist_helpers.timing import OtherCpuUse, machine_info
+
+    study, store = open_study(storage, study_name, create=False)
+    mh.setup_book()
     import keras
     import tensorflow as tf
 
-    from mnist_helpers.timing import machine_info
+    machine = machine_info(tensorflow=tf.__version__, keras=keras.__version__)
+    (x_all, y_all), _ = mh.load_mnist()  # the test images are never looked at
+    (x_train, y_train), (x_val, y_val) = mh.train_val_split(x_all, y_all, val_size=VAL_IMAGES, seed=0)
+    failed = 0
+    while (claimed := claim(study, store)) is not None:
+        trial, trial_id = claimed
+        plan = trial.user_attrs["plan"]
+        store.set_trial_user_attr(trial_id, "worker", {"host": socket.gethostname(), "pid": os.getpid()})
+        n_train, n_val = plan["train_images"], plan["val_images"]
+        try:
+            with OtherCpuUse() as other:
+                _, history, seconds = train(plan["args"], plan["seed"], x_train[:n_train], y_train[:n_train],
+                                            (x_val[:n_val], y_val[:n_val]))
+        except BaseException as exc:  # recorded, so that the run is queued again; Ctrl-C still stops
+            store.set_trial_user_attr(trial_id, "error", f"{type(exc).__name__}: {exc}"[:1000])
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            if not isinstance(exc, Exception):
+                raise
+            print(f"{plan['recipe']:40} seed {plan['seed']}: failed: {type(exc).__name__}: {exc}", flush=True)
+            failed += 1
+            continue
+        val = history["val_accuracy"].round(4).tolist()
+        timing = "" if workers == 1 else f"; beside {workers - 1} other worker(s): not a valid timing"
+        print(f"{plan['recipe']:40} seed {plan['seed']}: val {val[-1]:.4f} (best {max(val):.4f}) in {seconds:.0f} s "
+              f"({seconds / len(val):.1f} s/epoch; other processes used {other} of the CPUs{timing})", flush=True)
+        run = {key: plan[key] for key in ("recipe", "candidate", "ablation", "seed", "args") if key in plan}
+        run.update(val_accuracy=val, train_seconds=round(seconds, 1), other_cpu_share=other.share,
+                   steal_share=other.steal_share, workers=workers, timing_valid=workers == 1,
+                   train_images=n_train, val_images=n_val, date=time.strftime("%Y-%m-%d"))
+        store.set_trial_user_attr(trial_id, "run", run)
+        store.set_trial_user_attr(trial_id, "machine", machine)
+        study.tell(trial.number, values=val[-1])
+    return failed
 
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({
-        "description": "Chapter 9's candidate recipes and ablations, trained on 55,000 images and scored on the "
-                       "5,000 validation images (chapter 9's split, seed 0) after every epoch. The test set is "
-                       "not used. Each run holds its recipe in full.",
-        "machine": machine_info(tensorflow=tf.__version__, keras=keras.__version__),
-        "ablations": {label: (change if change != "half" else "half the candidate's epochs")
-                      for label, change in ABLATIONS.items()},
-        "runs": runs,
-    }, indent=1) + "\n")
+
+def start_workers(args, storage: str, workers: int) -> int:
+    """``workers`` processes of this script in worker mode, waited for; returns how many exited with an error."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--storage", storage,
+               "--study", args.study, "--workers", str(workers)]
+    env = dict(os.environ)
+    if workers > 1:  # share the cores instead of each worker's thread pools fighting for all of them
+        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+            env.setdefault(name, threads)
+    processes = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    try:
+        return sum(process.wait() != 0 for process in processes)
+    except KeyboardInterrupt:  # the workers got the same Ctrl-C: they mark their runs failed and stop
+        for process in processes:
+            process.wait()
+        raise
 
 
-def planned(args) -> list[tuple[str, dict, dict]]:
-    """(run name, recipe, fields that say what the run is) for every run the arguments ask for."""
-    if args.ablations:
-        base = args.ablations
-        return [(base, RECIPES[base], {"candidate": base})] + [
-            (f"{base}: {label}", ablation_recipe(base, label), {"candidate": base, "ablation": label})
-            for label in ABLATIONS]
-    return [(name, RECIPES[name], {"candidate": name}) for name in args.only or RECIPES]
+# ------------------------------------------------------------------ the command
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="See the module's docstring "
+                                     "for the store, resuming and many machines.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(RECIPES), metavar="NAME",
-                        help=f"these candidates only, of: {', '.join(RECIPES)}")
-    parser.add_argument("--ablations", choices=sorted(RECIPES), metavar="NAME",
+    parser.add_argument("--only", nargs="+", metavar="NAME", help=f"these candidates only, of: {', '.join(RECIPES)}")
+    parser.add_argument("--ablations", metavar="NAME",
                         help="the ablations of this final-CNN candidate (and the candidate itself)")
-    parser.add_argument("--rerun", action="store_true", help="train runs already in the file again and replace them")
-    parser.add_argument("--quick", action="store_true", help="1 epoch on 3,000 images; writes nothing")
-    args = parser.parse_args()
+    parser.add_argument("--recipes", metavar="FILE.json",
+                        help="named recipes from this JSON file ({name: recipe}) instead of the script's RECIPES")
+    parser.add_argument("--rerun", action="store_true", help="train runs the study already holds again")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes on this machine (default 1: the only setting whose timings count)")
+    parser.add_argument("--storage", default=str(DEFAULT_STORAGE),
+                        help="a journal file, or a database URL (sqlite:///search.db, postgresql://...); "
+                             "default: %(default)s")
+    parser.add_argument("--study", default=DEFAULT_STUDY, help="the study's name in the store (default %(default)s)")
+    parser.add_argument("--export", metavar="FILE.json", default=str(results_folder() / SEARCH_FILE),
+                        help="where the finished runs are written (default: the file chapter 9 reads)")
+    parser.add_argument("--export-only", action="store_true", help="write the store's runs to --export; train nothing")
+    parser.add_argument("--requeue-running", action="store_true",
+                        help="queue again every run left running (when no worker of the study runs anywhere)")
+    parser.add_argument("--quick", action="store_true", help="1 epoch on 3,000 images, in a temporary store; "
+                        "writes nothing")
+    parser.add_argument("--train-images", type=int, default=TRAIN_IMAGES,
+                        help="train on the first N of the split's 55,000 training images (a check; default all)")
+    parser.add_argument("--val-images", type=int, default=VAL_IMAGES,
+                        help="score on the first N of the 5,000 validation images (a check; default all)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one worker process
+    args = parser.parse_args(argv)
+    recipes = read_recipes(args.recipes)
+    unknown = [name for name in (args.only or []) + ([args.ablations] if args.ablations else []) if name not in recipes]
+    if unknown:
+        parser.error(f"no recipe named {', '.join(map(repr, unknown))}: choose from {', '.join(recipes)}")
     if args.only and args.ablations:
         parser.error("--only and --ablations do not combine: give one of them")
-    plan = planned(args)  # checks the arguments before the slow start of TensorFlow
-    mh.setup_book()
-    (x_all, y_all), _ = mh.load_mnist()
-    (x_train, y_train), (x_val, y_val) = mh.train_val_split(x_all, y_all, val_size=5000, seed=0)
-    if args.quick:
-        x_train, y_train = x_train[:3000], y_train[:3000]
-    runs = [] if args.quick else load_runs()
-    for name, recipe, kind in plan:
-        for seed in args.seeds:
-            done = [i for i, run in enumerate(runs) if (run["recipe"], run["seed"]) == (name, seed)]
-            if done and not args.rerun:
-                continue
-            recipe = dict(recipe, **({"epochs": 1} if args.quick else {}))
-            with OtherCpuUse() as other:
-                _, history, seconds = train(recipe, seed, x_train, y_train, (x_val, y_val))
-            val = history["val_accuracy"].round(4).tolist()
-            print(f"{name:40} seed {seed}: val {val[-1]:.4f} (best {max(val):.4f}) in {seconds:.0f} s "
-                  f"({seconds / len(val):.1f} s/epoch; other processes used {other} of the CPUs)",
-                  flush=True)
-            if args.quick:
-                continue
-            run = {"recipe": name, **kind, "seed": seed, "args": recipe, "val_accuracy": val,
-                   "train_seconds": round(seconds, 1), "other_cpu_share": other.share, "steal_share": other.steal_share,
-                   "date": time.strftime("%Y-%m-%d")}
-            runs = [r for i, r in enumerate(runs) if i not in done] + [run]
-            save_runs(runs)
+    if args.workers < 1:
+        parser.error(f"--workers must be 1 or more, got {args.workers}")
+    if any(seed < 0 for seed in args.seeds):
+        parser.error(f"--seeds must be 0 or more, got {args.seeds}")
+    for option, value, most in (("--train-images", args.train_images, TRAIN_IMAGES),
+                                ("--val-images", args.val_images, VAL_IMAGES)):
+        if not 1 <= value <= most:
+            parser.error(f"{option} must be from 1 to {most:,}, got {value}")
+    smaller = (args.train_images, args.val_images) != (TRAIN_IMAGES, VAL_IMAGES)
+    if smaller and not args.quick and Path(args.export).resolve() == (results_folder() / SEARCH_FILE).resolve():
+        parser.error("runs on fewer images are checks, not chapter 9's evidence: give them another --export file")
+    return args, recipes
+
+
+def main(argv=None) -> int:
+    args, recipes = parse_args(argv)
+    if args.worker:
+        return 1 if work(args.storage, args.study, args.workers) else 0
+    export_path = Path(args.export)
+    # Checked before the store is opened: a bad --ablations stops here.
+    plans = planned(recipes, args.only, args.ablations, args.seeds, args.quick, args.train_images, args.val_images)
+    with tempfile.TemporaryDirectory() as scratch:
+        storage = str(Path(scratch) / "quick.journal") if args.quick else args.storage
+        study, store = open_study(storage, args.study)
+        if not args.quick and export_path.exists() and (imported := import_runs(study, export_path)):
+            print(f"{imported} finished runs of {export_path} imported into the study {args.study!r} in {storage}")
+        if not args.export_only:
+            stale = requeue_stale(study, store, everywhere=args.requeue_running)
+            queued, finished = enqueue(study, plans, args.rerun)
+            print(f"{len(plans)} runs asked for: {finished} already finished (kept), {queued} queued now"
+                  + (f", {stale} left running by a stopped worker queued again" if stale else ""), flush=True)
+            import optuna
+
+            waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+            failed = start_workers(args, storage, min(args.workers, waiting)) if waiting else 0
+            if failed:
+                print(f"{failed} worker(s) exited with an error (see above); the same command again retries "
+                      "the runs not finished")
+        else:
+            failed = 0
+        if not args.quick:
+            written = export(study, export_path)
+            print(f"{written} runs written to {export_path}" if written else
+                  f"the study {args.study!r} holds no finished run: nothing written to {export_path}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
     try:
-        main()
-    except mh.MnistNotFoundError as exc:  # the message lists the sources tried and how to fix it
-        raise SystemExit(f"error: {exc}") from None
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        import mnist_helpers as mh
+
+        if isinstance(exc, mh.MnistNotFoundError):  # the message lists the sources tried and how to fix it
+            raise SystemExit(f"error: {exc}") from None
+        raise
