@@ -372,17 +372,27 @@ def setup_book(seed: int = 0, deterministic: bool | None = None) -> None:
 
 
 def format_duration(seconds) -> str:
-    """Seconds as a reader says them: ``"42 s"``, ``"3 min 5 s"``, ``"1 h 8 min"``."""
+    """Seconds as a reader says them, rounded (never cut) to the last unit shown.
+
+    ``"0.4 s"`` (under 10 s, to a tenth), ``"42 s"``, ``"3 min 5 s"`` (under 10 min), ``"11 min"``
+    (658 s), ``"1 h 8 min"``. The book's one duration format: chapters, results page and CLIs.
+    """
     from .checks import check_real
 
-    seconds = round(check_real(seconds, "seconds", low=0))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
+    seconds = check_real(seconds, "seconds", low=0)
+    if round(seconds, 1) < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    minutes = round(seconds / 60)
     if minutes < 60:
-        return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
+        return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def run_times() -> dict[str, str]:

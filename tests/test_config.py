@@ -138,8 +138,10 @@ def test_fast_mode_refuses_other_values(monkeypatch):
         mh.fast_mode()
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "0 s"), (42.4, "42 s"), (59.6, "1 min"), (185, "3 min 5 s"),
-                                           (600, "10 min"), (725, "12 min"), (4080, "1 h 8 min")])
+@pytest.mark.parametrize("seconds, text", [
+    (0, "0.0 s"), (0.44, "0.4 s"), (9.96, "10 s"), (42.4, "42 s"), (59.6, "1 min"), (185, "3 min 5 s"),
+    (599.6, "10 min"), (600, "10 min"), (658, "11 min"), (725, "12 min"), (3599, "1 h"), (4080, "1 h 8 min"),
+])
 def test_durations_read_like_a_person_says_them(seconds, text):
     assert config.format_duration(seconds) == text
 
