@@ -308,12 +308,8 @@ def batch_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean: np.ndar
     -------
     ndarray of the shape of ``x``
     """
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must be a float array, got dtype {x.dtype}")
-    for name, value in (("gamma", gamma), ("beta", beta), ("mean", mean), ("variance", variance)):
-        if np.shape(value) != (x.shape[-1],):
-            raise ValueError(f"{name} must have shape ({x.shape[-1]},) to match x's last axis, got {np.shape(value)}")
+    x = check_float_array(x, "x", min_ndim=1)
+    _check_channel_vectors(x, gamma=gamma, beta=beta, mean=mean, variance=variance)
     if np.any(np.asarray(variance) < 0):
         raise ValueError("variance must be non-negative")
     return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta

@@ -300,7 +300,7 @@ def load_mnist(path: Optional[PathLike] = None, *, verify: bool = True, download
        verified like every other source).
 
     This is the one place that decides where the data comes from: the notebooks, the tests
-    and ``python -m mnist_helpers.web_export`` all call it without arguments.
+    and ``python -m mnist_helpers.inference`` all call it without arguments.
 
     Parameters
     ----------
@@ -394,8 +394,9 @@ def load_image_folder(directory: PathLike) -> tuple[np.ndarray, np.ndarray]:
     dataset = keras.utils.image_dataset_from_directory(
         directory, labels="inferred", label_mode="int", class_names=[str(d) for d in range(10)],
         color_mode="grayscale", image_size=(28, 28), batch_size=None, shuffle=False, verbose=False)
-    x = np.stack([image.numpy() for image, _ in dataset]) if len(dataset) else np.empty((0, 28, 28, 1))
-    y = np.array([int(label) for _, label in dataset], dtype=np.uint8)
+    pairs = [(image.numpy(), int(label)) for image, label in dataset]  # one pass: each file decoded once
+    x = np.stack([image for image, _ in pairs]) if pairs else np.empty((0, 28, 28, 1))
+    y = np.array([label for _, label in pairs], dtype=np.uint8)
     if len(x) == 0:
         raise DataFormatError(f"{directory}: no images found (jpg, png, bmp or gif) in the digit folders")
     return np.clip(np.round(x[..., 0]), 0, 255).astype(np.uint8), y

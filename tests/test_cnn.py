@@ -76,7 +76,8 @@ def test_batch_norm_train_inputs(kwargs, error, message):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(x=np.ones((2, 3), dtype=np.int64)), TypeError, "x must be a float array, got dtype int64"),
+    (dict(x=np.ones((2, 3), dtype=np.int64)), TypeError, "x must have a floating dtype"),
+    (dict(x=[[1.0, 2.0, 3.0]]), TypeError, "x must be"),
     (dict(gamma=np.ones(4)), ValueError, r"gamma must have shape \(3,\) to match x's last axis, got \(4,\)"),
     (dict(variance=-np.ones(3)), ValueError, "variance must be non-negative"),
 ])
