@@ -22,10 +22,12 @@ READER_TESTS := tests/test_website.py tests/test_draw_page.py tests/test_jupyter
 
 .PHONY: book setup lock browser lab test test-package test-notebooks test-website test-lab execute clean
 # From the committed outputs (no execution), warnings are errors: a few seconds per chapter.
-# First the "draw a digit" page's network (book/draw.md) is exported again if the shipped model
-# changed (compared by content: a fresh clone's file times say nothing).
+# First the shipped model is folded again for NumPy prediction (mnist_helpers/model/mnist_cnn_folded.npz)
+# and the "draw a digit" page's network (book/draw.md) exported again, each only if the shipped
+# model changed (compared by content: a fresh clone's file times say nothing).
 book: setup
-	@$(BIN)/python -m mnist_helpers.web_export --if-changed --model mnist_helpers/model/mnist_cnn.keras --out book/_static/mnist_cnn_weights.js
+	@$(BIN)/python -m mnist_helpers.inference --if-changed
+	@$(BIN)/python tools/web_export.py --if-changed --model mnist_helpers/model/mnist_cnn.keras --out book/_static/mnist_cnn_weights.js
 	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml --path-output $(BOOK_OUT) -W --keep-going
 	@echo "The book: $(abspath $(BOOK_OUT)/_build/html/index.html)"
 

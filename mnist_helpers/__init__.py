@@ -21,12 +21,13 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
 ``prose``          ``glue``: the run's numbers that a chapter's text quotes
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
+``inference``      the model folded and run in NumPy, without TensorFlow; loading a model
 ``kaggle``         Digit Recognizer: its CSVs, a submission from train.csv alone, the MNIST leak measured
 ``results``        the results files: ``record_results`` writes, ``read_results`` reads
 ``stats``          paired comparisons on the same images: McNemar, seed k against seed k
 ``timing``         the benchmarks' machine facts: ``OtherCpuUse``, ``wait_until_idle``
 ``model_card``     the shipped model's metrics (JSON) and the model card made from them
-``web_export``     the shipped model as JavaScript for the "draw a digit" page
+``web_export``     the draw page's folding (``inference``'s); its JavaScript: tools/web_export.py
 =================  ==============================================================
 
 Importing the package imports none of them: each module, and each top-level name, is loaded
@@ -39,7 +40,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "kaggle", "layers", "model_card",
+_SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "inference", "kaggle", "layers", "model_card",
                "models", "optimizers", "plots", "predict", "preprocessing", "prose", "recipes", "regularization", "results",
                "stats", "timing", "training", "web_export", "whitening")
 

@@ -14,14 +14,18 @@ weights and assert that they agree to a stated tolerance; a wrong implementation
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Union
 
-import matplotlib.pyplot as plt
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
 from .checks import assert_close, check_array, check_choice, check_float_array, check_integer, check_integers
+
+# Keras and matplotlib are imported by the functions that use them (through ._keras, which
+# filters TensorFlow's start-up notices): conv2d and max_pool2d are also the NumPy forward pass
+# of `python -m mnist_helpers.predict` (mnist_helpers.inference), which must not start TensorFlow.
+if TYPE_CHECKING:
+    from ._keras import keras
 
 IntPair = Union[int, Sequence[int]]
 PADDINGS = ("valid", "same")
@@ -192,6 +196,8 @@ def keras_conv2d(x: np.ndarray, kernel: np.ndarray, bias: Optional[np.ndarray] =
 
     Shapes as in ``conv2d``; returns a float32 ndarray of shape (n, h_out, w_out, c_out).
     """
+    from ._keras import keras
+
     x = _check_maps(x, "x", 4, "(n, h, w, c_in)")
     kernel = _check_maps(kernel, "kernel", 4, "(kh, kw, c_in, c_out)")
     layer = keras.layers.Conv2D(kernel.shape[3], kernel.shape[:2], strides=_pair(strides, "strides"),
@@ -204,6 +210,8 @@ def keras_conv2d(x: np.ndarray, kernel: np.ndarray, bias: Optional[np.ndarray] =
 def keras_max_pool2d(x: np.ndarray, pool_size: IntPair = 2, strides: Optional[IntPair] = None,
                      padding: str = "valid") -> np.ndarray:
     """The same computation as ``max_pool2d`` done by ``keras.layers.MaxPooling2D``."""
+    from ._keras import keras
+
     x = _check_maps(x, "x", 4, "(n, h, w, c)")
     layer = keras.layers.MaxPooling2D(pool_size=_pair(pool_size, "pool_size"),
                                       strides=None if strides is None else _pair(strides, "strides"),
@@ -281,6 +289,8 @@ def build_cnn(filters: Sequence[int] = (32, 64), kernel_size: int = 3, pool_size
     keras.Model, uncompiled; input (batch, h, w, c), output (batch, 10) softmax probabilities.
     Layers are named ``conv1, pool1, conv2, pool2, ..., flatten, dense1, ..., output``.
     """
+    from ._keras import keras
+
     filters = check_integers(filters, "filters", low=1, min_length=1)
     dense_units = check_integers(dense_units, "dense_units", low=1)
     # As pairs of Python ints: Keras refuses a NumPy integer as a window size.
@@ -320,6 +330,8 @@ def feature_maps(model: keras.Model, x: np.ndarray, layer_names: Sequence[str]) 
     -------
     dict of name -> ndarray of shape (n, *layer output shape)
     """
+    from ._keras import keras
+
     known = [layer.name for layer in model.layers]
     unknown = [name for name in layer_names if name not in known]
     if unknown:
@@ -338,6 +350,8 @@ def feature_maps(model: keras.Model, x: np.ndarray, layer_names: Sequence[str]) 
 # --------------------------------------------------------------------------- plots
 
 def _grid(n: int, n_cols: int, size: float):
+    import matplotlib.pyplot as plt
+
     n_cols = min(n_cols, n)
     n_rows = -(-n // n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols, size * n_rows * 1.1), squeeze=False)

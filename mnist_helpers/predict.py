@@ -6,15 +6,17 @@ the same steps, or the model sees something unlike anything it was trained on.
 
 Command line::
 
-    python -m mnist_helpers.predict my_digit.png other.jpg [--model path/to/model.keras]
+    python -m mnist_helpers.predict my_digit.png other.jpg [--keras] [--model FILE]
 
 One line per image on stdout (``file: digit (probability p)``); each image that cannot be
 read gets one line ``error: file: what is wrong and what to do`` on stderr, never a traceback.
 Exit code 0 when every image was predicted, 1 when some could not be, 2 for a model that
 cannot be used or a usage error (argparse).
 
-TensorFlow and Keras are imported only when a model is loaded, so ``--help`` and the image
-functions stay quick.
+By default the shipped model runs in NumPy, folded (``mnist_helpers.inference``), without
+TensorFlow and its seconds of start-up. ``--keras`` runs the ``.keras`` model with Keras instead;
+``--model`` takes a ``.keras`` model (run by Keras) or a folded ``.npz`` (run in NumPy). Keras is
+imported only to load a ``.keras`` model.
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ import importlib.resources
 import struct
 import sys
 import warnings
-import zipfile
 import zlib
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -31,8 +32,15 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-DEFAULT_MODEL = Path(__file__).parent / "model" / "mnist_cnn.keras"
-"""The trained model shipped with the package (see model/MODEL_CARD.md beside it)."""
+from .inference import (  # DEFAULT_MODEL, ModelFileError, load_model: public here too (chapters 9, 10)
+    DEFAULT_MODEL,
+    FoldedNetwork,
+    ModelFileError,
+    _describe,
+    load_model,
+    load_shipped,
+    predict_probabilities,
+)
 
 SAMPLE_DIGITS = "sample_digits"
 """The package's folder of sample digit images (see :func:`sample_digit_files`)."""
@@ -60,10 +68,6 @@ class ImageInputError(ValueError):
     """An image that cannot be turned into one MNIST-like digit; the message says why."""
 
 
-class ModelFileError(ValueError):
-    """A model file that cannot be used for prediction; the message says why and what to do."""
-
-
 def sample_digit_files() -> list[Path]:
     """The sample digit images shipped with the package, to try :func:`load_image` and the model on.
 
@@ -86,12 +90,6 @@ def sample_digit_files() -> list[Path]:
         raise FileNotFoundError(f"no sample digit images in {folder}: install mnist_helpers from its repository "
                                 "(pip install .), which ships sample_digits/*.png as package data")
     return files
-
-
-def _describe(exc: BaseException) -> str:
-    """``Type: first line of the message``: Keras and Pillow messages can span many lines."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- grey levels
@@ -366,73 +364,9 @@ def load_image(path: Union[str, Path]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- model
-def predict_images(model, images: np.ndarray) -> np.ndarray:
-    """Class probabilities for uint8 images of shape (n, 28, 28); returns shape (n, 10)."""
-    images = np.asarray(images)
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 of shape (n, 28, 28), got {images.dtype} {images.shape}")
-    return np.asarray(model.predict(images, verbose=0))
-
-
-def _check_model_file(path: Path) -> None:
-    """Cheap checks before importing Keras (seconds): exists, a .keras name, a readable zip."""
-    if not path.exists():
-        hint = "run notebooks/09_final_cnn.ipynb in full mode to write it" if path == DEFAULT_MODEL else "check the path"
-        raise ModelFileError(f"{path}: no such model file; {hint}, or pass --model path/to/model.keras")
-    if path.is_dir():
-        raise ModelFileError(f"{path}: is a folder; pass the .keras file itself")
-    if path.suffix != ".keras":
-        raise ModelFileError(f"{path}: not a .keras file; pass a model saved with model.save('name.keras')")
-    try:
-        with open(path, "rb") as file:
-            is_zip = zipfile.is_zipfile(file)
-    except PermissionError:
-        raise ModelFileError(f"{path}: permission denied; make the file readable (chmod u+r)") from None
-    if not is_zip:  # a .keras file is a zip archive; anything else is damaged or renamed
-        raise ModelFileError(f"{path}: not a Keras model archive (corrupt, truncated or renamed); "
-                             "copy it again or save the model again with model.save('name.keras')")
-
-
-def _check_model_shapes(model, path: Path) -> None:
-    """Refuse models that do not map (n, 28, 28) images to (n, 10) probabilities."""
-    try:
-        shapes = [tuple(t.shape)[1:] for t in (*model.inputs, *model.outputs)]
-    except (AttributeError, ValueError):  # a model saved before it was built has no shapes
-        shapes = []
-    if shapes != [(28, 28), (10,)]:
-        raise ModelFileError(f"{path}: the model maps {' -> '.join(map(str, shapes)) or 'unknown shapes'}; "
-                             "pass an MNIST classifier from (28, 28) images to 10 probabilities, like chapter 9's")
-
-
-def load_model(path: Optional[Union[str, Path]] = None):
-    """Load a ``.keras`` model (the one shipped with the package by default).
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        A model saved with ``model.save("name.keras")`` taking uint8 images (n, 28, 28) and
-        returning probabilities (n, 10). Default: ``DEFAULT_MODEL``.
-
-    Returns
-    -------
-    keras.Model
-
-    Raises
-    ------
-    ModelFileError
-        Missing, a folder, not a ``.keras`` zip, unreadable by Keras, or other shapes.
-    """
-    path = Path(path) if path is not None else DEFAULT_MODEL
-    _check_model_file(path)
-    from ._keras import keras  # here only: it brings TensorFlow, seconds of start-up
-
-    try:
-        model = keras.saving.load_model(path)
-    except Exception as exc:  # a damaged archive fails in zip, JSON, HDF5 or layer code alike
-        raise ModelFileError(f"{path}: Keras cannot load this model ({_describe(exc)}); "
-                             "save it again with model.save('name.keras')") from exc
-    _check_model_shapes(model, path)
-    return model
+predict_images = predict_probabilities
+"""Class probabilities (n, 10) of uint8 images (n, 28, 28) from a Keras or folded model:
+``mnist_helpers.inference.predict_probabilities`` under the name chapter 10 uses."""
 
 
 # --------------------------------------------------------------------------- command line
@@ -441,13 +375,25 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Predict the handwritten digit in each image file.",
                                      epilog="Exit code: 0 all predicted, 1 some images unusable, 2 model or usage error.")
     parser.add_argument("images", nargs="+", help="image files (PNG, JPG, ...), one digit each")
-    parser.add_argument("--model", help=f"a .keras model (default: {DEFAULT_MODEL.name} shipped with the package)")
+    parser.add_argument("--keras", action="store_true",
+                        help="run the .keras model with Keras (seconds to start TensorFlow) instead of its folded "
+                             "copy in NumPy")
+    parser.add_argument("--model", metavar="FILE",
+                        help="a .keras model (run by Keras) or a folded .npz (python -m mnist_helpers.inference, run "
+                             f"in NumPy); default: the shipped {DEFAULT_MODEL.name}, folded")
     return parser
 
 
-def _predict_files(files: Sequence[str], model_path: Optional[str]) -> int:
+def _network(model_path: Optional[str], keras: bool):
+    """The model the command runs: the shipped one folded, a folded .npz, or a .keras model in Keras."""
+    if keras or (model_path is not None and Path(model_path).suffix != ".npz"):
+        return load_model(model_path)
+    return FoldedNetwork.load(model_path) if model_path is not None else load_shipped()
+
+
+def _predict_files(files: Sequence[str], model_path: Optional[str], keras: bool = False) -> int:
     try:
-        model = load_model(model_path)
+        model = _network(model_path, keras)
     except ModelFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -472,7 +418,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        return _predict_files(args.images, args.model)
+        return _predict_files(args.images, args.model, args.keras)
     except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads: a line, not a traceback
         print("error: interrupted", file=sys.stderr)
         return 130

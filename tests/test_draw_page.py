@@ -9,6 +9,7 @@ the keyboard alone reaches and presses the buttons, and the answer is announced 
 Screenshot: book/_build/screenshots/draw.png.
 """
 import base64
+import importlib.util
 import re
 from pathlib import Path
 
@@ -18,9 +19,12 @@ import site_checks as sc
 from PIL import Image, ImageDraw
 
 from mnist_helpers import predict as mh_predict
-from mnist_helpers import web_export
 
 ROOT = Path(__file__).resolve().parents[1]
+# The page's exporter is a build tool of the book (tools/), not part of the package.
+_SPEC = importlib.util.spec_from_file_location("web_export", ROOT / "tools" / "web_export.py")
+web_export = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(web_export)
 WEIGHTS = ROOT / "book" / "_static" / "mnist_cnn_weights.js"
 SCREENSHOTS = ROOT / "book" / "_build" / "screenshots"
 
@@ -143,7 +147,7 @@ def test_the_javascript_network_predicts_keras_digit(page, model, mnist):
           f"{gap_keras:.4f} (tolerance {PROB_TOL_KERAS}); vs the int8 network in NumPy: {gap_numpy:.2g} "
           f"(tolerance {PROB_TOL_NUMPY})")
     assert gap_numpy <= PROB_TOL_NUMPY, ("the page's network differs from the model's int8 export; "
-                                         "if the model changed, run python -m mnist_helpers.web_export")
+                                         "if the model changed, run python tools/web_export.py")
     assert same >= MIN_AGREEMENT
     assert gap_keras <= PROB_TOL_KERAS
     assert page.problems == []
@@ -381,10 +385,8 @@ def test_the_export_refuses_unknown_layers():
 
 def test_the_committed_weights_come_from_the_shipped_model(tmp_path):
     """`make book` re-exports only when the model's content changed (file times lie on a fresh clone)."""
-    from mnist_helpers import web_export
-
     assert web_export.is_current(web_export.DEFAULT_MODEL, web_export.DEFAULT_OUT), \
-        "run `python -m mnist_helpers.web_export` to export the shipped model again"
+        "run `python tools/web_export.py` to export the shipped model again"
     other = tmp_path / "other.keras"
     other.write_bytes(web_export.DEFAULT_MODEL.read_bytes() + b"changed")
     assert not web_export.is_current(other, web_export.DEFAULT_OUT)

@@ -1,10 +1,13 @@
 """Own-image preprocessing and the `python -m mnist_helpers.predict` command.
 
-The command runs in-process (``predict.main`` with ``capsys``) except for one subprocess smoke
-test with the shipped model and the ``--help`` import check. Tests that never read a
-prediction use a tiny untrained model; the shipped model is used where predictions must be right.
+The command runs in-process (``predict.main`` with ``capsys``) except for the subprocesses that
+check what it imports: ``--help`` nothing heavy, a NumPy prediction no TensorFlow. Tests that never
+read a prediction use a tiny untrained model; the shipped model is used where predictions must be
+right. The benchmark's quick mode is smoke-tested here too.
 """
 import errno
+import importlib.util
+import json
 import re
 import struct
 import subprocess
@@ -12,6 +15,7 @@ import sys
 import warnings
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +23,7 @@ from digit_images import ASSETS, write_all
 from PIL import Image, ImageFile
 
 import mnist_helpers as mh
-from mnist_helpers import predict
+from mnist_helpers import inference, predict
 
 THREE = ASSETS / "typed_3_dark_on_light.png"  # not symmetric: a wrong rotation shows
 
@@ -368,14 +372,84 @@ def test_shipped_model_is_in_the_package():
     assert predict.DEFAULT_MODEL.stat().st_size < 5e6
 
 
-def test_command_with_the_shipped_model_reads_the_committed_digits():
-    """Smoke test of the real command: no --model, the digit of each image is in its file name."""
-    files = sorted(ASSETS.glob("*.png"))
-    result = subprocess.run([sys.executable, "-m", "mnist_helpers.predict", *map(str, files)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr and "error:" not in result.stderr
+def run_in_subprocess(*args):
+    """``python -m mnist_helpers.predict *args`` in a fresh Python: (exit code, stdout lines, stderr, heavy
+    modules imported by the end). The last two stdout lines are the code's own."""
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['predict', *{[str(a) for a in args]!r}]\n"
+            "try:\n"
+            "    runpy.run_module('mnist_helpers.predict', run_name='__main__')\n"
+            "except SystemExit as exit_:\n"
+            "    print('EXIT:', exit_.code)\n"
+            "heavy = {'tensorflow', 'keras', 'sklearn', 'seaborn', 'matplotlib'}\n"
+            "print('HEAVY:', sorted({m.split('.')[0] for m in sys.modules} & heavy))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     lines = result.stdout.strip().splitlines()
+    return lines[-2], lines[:-2], result.stderr, lines[-1]
+
+
+def test_command_reads_the_committed_digits_in_numpy_without_tensorflow():
+    """The real command, no options: the shipped model, folded, in NumPy; the digit of each image is in its name."""
+    files = sorted(ASSETS.glob("*.png"))
+    exit_line, lines, stderr, heavy = run_in_subprocess(*files)
+    assert exit_line == "EXIT: 0", stderr
+    assert "Traceback" not in stderr and "error:" not in stderr and "note:" not in stderr
+    assert heavy == "HEAVY: []"  # no TensorFlow, Keras or the notebooks' libraries
     assert len(lines) == len(files)
     for file, line in zip(files, lines):
         assert line.startswith(f"{file}: {file.name.split('_')[1]} (probability "), line
+
+
+def test_keras_flag_gives_the_numpy_paths_answers(capsys):
+    """Same digits and the same probabilities to the printed 3 decimals (the gap is ~1e-6, test_inference)."""
+    files = sorted(ASSETS.glob("*.png"))
+    numpy_run, keras_run = run_main(capsys, *files), run_main(capsys, *files, "--keras")
+    assert numpy_run == keras_run and numpy_run[0] == 0 and len(numpy_run[1]) == len(files)
+
+
+def test_cli_runs_a_folded_npz_like_its_keras_model(untrained_model, tmp_path, capsys):
+    folded = inference.fold_file(untrained_model).save(tmp_path / "untrained.npz")
+    files = sorted(ASSETS.glob("*.png"))
+    assert run_main(capsys, *files, "--model", folded) == run_main(capsys, *files, "--model", untrained_model)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--model", "{tmp}/broken.npz"], "not a folded model of this package"),
+    (["--model", "{tmp}/none.npz"], "no such file; pass a folded model"),
+    (["--keras", "--model", "{tmp}/broken.npz"], "not a .keras file"),
+])
+def test_cli_bad_folded_model(tmp_path, capsys, options, message):
+    (tmp_path / "broken.npz").write_text("not a model")
+    code, out, err = run_main(capsys, THREE, *(option.format(tmp=tmp_path) for option in options))
+    assert (code, out, len(err)) == (2, [], 1), err
+    assert err[0].startswith(f"error: {tmp_path}/") and message in err[0], err[0]
+
+
+def test_cli_with_a_stale_folded_file_folds_again_and_says_so(tmp_path, monkeypatch, capsys):
+    shipped = inference.FoldedNetwork.load(inference.FOLDED_MODEL)
+    stale = inference.FoldedNetwork(shipped.ops, "0" * 64, shipped.model_name).save(tmp_path / "stale.npz")
+    monkeypatch.setattr(inference, "FOLDED_MODEL", stale)
+    code, out, err = run_main(capsys, THREE)
+    assert (code, len(out)) == (0, 1) and out[0].startswith(f"{THREE}: 3 (probability ")
+    assert len(err) == 1 and err[0].startswith(f"note: {stale} was folded from another mnist_cnn.keras; folding")
+
+
+def test_benchmark_quick_mode(tmp_path, capsys):
+    """benchmarks/predict_benchmark.py --quick: one cold NumPy run, its line and its JSON."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "predict_benchmark.py"
+    spec = importlib.util.spec_from_file_location("predict_benchmark", script)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    out = tmp_path / "predict.json"
+    assert benchmark.main(["--quick", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "one image cold (typed_3_dark_on_light.png), fresh Python each run:"
+    assert re.fullmatch(r"  numpy  median +\d+\.\d\d s \(CPU +\d+\.\d\d s\), peak +\d+\.\d MB \(1 run\(s\)\)  "
+                        r"targets <= 1 s and <= 150 MB: (met|NOT met)", printed[1]), printed[1]
+    assert printed[2] == f"wrote {out}"
+    data = json.loads(out.read_text())
+    (row,) = data["rows"]
+    assert row["path"] == "numpy" and len(row["runs"]) == 1
+    run = row["runs"][0]
+    assert 0 < run["cpu_seconds"] and 0 < run["seconds"] and 10 < run["peak_mb"] == row["max_peak_mb"] < 1000
+    assert data["targets"] == {"numpy_seconds": 1.0, "numpy_peak_mb": 150} and data["machine"]["processor"]

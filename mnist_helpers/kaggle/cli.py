@@ -2,8 +2,9 @@
 
 Bad input (a missing file, wrong columns, the two files swapped, a bad pixel, an output folder that
 cannot be written) ends with one line ``error: ...`` on stderr and exit code 1, checked before any
-training; usage errors exit with 2 (argparse). TensorFlow is imported only to train or load a
-model, so ``--help`` is quick.
+training; usage errors exit with 2 (argparse). TensorFlow is imported only to train or to load a
+``.keras`` model: ``--shipped-model`` runs the shipped model folded, in NumPy
+(``mnist_helpers.inference``), and ``--help`` is quick.
 """
 from __future__ import annotations
 
@@ -84,9 +85,11 @@ get the data and submit (Kaggle's own command-line tool, pip install kaggle; sho
                         help=f"try it quickly: {FAST_IMAGES:,} images of train.csv, {FAST_EPOCHS} epochs")
     pretrained = parser.add_mutually_exclusive_group()
     pretrained.add_argument("--model", metavar="FILE",
-                            help="predict with this .keras model instead of training (warns about the leak)")
+                            help="predict with this model instead of training: a .keras file (run by Keras) or a "
+                                 "folded .npz (python -m mnist_helpers.inference, run in NumPy); warns about the leak")
     pretrained.add_argument("--shipped-model", action="store_true",
-                            help="predict with the package's model, trained on MNIST (warns about the leak)")
+                            help="predict with the package's model, trained on MNIST, folded and run in NumPy "
+                                 "(warns about the leak)")
     return parser
 
 
@@ -171,15 +174,16 @@ def _split(x: np.ndarray, y: np.ndarray, plan: TrainingPlan):
     return train, validation
 
 
-
-
-
 def _load_pretrained(args: argparse.Namespace):
-    """``(model, name)`` for ``--model FILE`` or ``--shipped-model``; ModelFileError if unusable."""
-    from ..predict import DEFAULT_MODEL, load_model
+    """``(model, name)`` for ``--model FILE`` or ``--shipped-model``; ModelFileError if unusable.
 
-    model = load_model(None if args.shipped_model else args.model)
-    return model, (f"the shipped model ({DEFAULT_MODEL.name})" if args.shipped_model else f"the model {args.model}")
+    The shipped model runs folded, in NumPy: no TensorFlow start-up for a prediction.
+    """
+    from ..inference import DEFAULT_MODEL, load_any, load_shipped
+
+    if args.shipped_model:
+        return load_shipped(), f"the shipped model ({DEFAULT_MODEL.name})"
+    return load_any(args.model), f"the model {args.model}"
 
 
 def _write(out: Path, labels: np.ndarray, description: str) -> None:

@@ -1,4 +1,4 @@
-"""Training for a submission: the book's final CNN on train.csv alone, and prediction in batches."""
+"""Training for a submission: the book's final CNN on train.csv alone (prediction: ``mnist_helpers.inference``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..checks import check_integer
+from ..inference import PREDICT_BATCH, predict_probabilities  # noqa: F401  (PREDICT_BATCH: kaggle's public name)
 from ..recipes import FINAL_EPOCHS
 
 VAL_FRACTION = 0.1
@@ -16,8 +17,6 @@ SPLIT_SEED = 0
 FAST_IMAGES, FAST_EPOCHS = 6_000, 3
 """What ``--fast`` trains on: a stratified 6,000 of train.csv, for 3 epochs (fewer steps leave batch
 normalization's moving averages too far from the data for a useful model)."""
-PREDICT_BATCH = 1024
-"""Images per prediction batch: fewer calls than Keras' default of 32, so less per-batch overhead."""
 
 @dataclass(frozen=True)
 class TrainingPlan:
@@ -59,11 +58,6 @@ def training_plan(n_available: int, *, fast: bool = False, epochs: Optional[int]
     if epochs is not None:
         check_integer(epochs, "epochs", low=1)
     return TrainingPlan(n_images=n_images, val_size=val_size, epochs=epochs)
-
-
-def predict_probabilities(model, images: np.ndarray) -> np.ndarray:
-    """Class probabilities of shape (n, 10) for uint8 images of shape (n, 28, 28)."""
-    return np.asarray(model.predict(images, batch_size=PREDICT_BATCH, verbose=0))
 
 
 def train_ensemble(x_train: np.ndarray, y_train: np.ndarray, x_predict: np.ndarray, *, seeds: int = 1,
