@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from .checks import check_integer, check_real, check_text
-from .predict import DEFAULT_MODEL
-from .results import ResultsFormatError
+from .inference import DEFAULT_MODEL
+from .results import ResultsFormatError, _check  # _check: the results files' field checker, naming the file
 
 METRICS_FILE = DEFAULT_MODEL.with_suffix(".json")
 """The shipped model's metrics, beside it."""
@@ -67,13 +67,6 @@ OPTIONAL = ("seeds", "seed_mean_test_accuracy", "seed_sd_test_accuracy", "seed_m
 """The seed statistics: all present (a run over several seeds) or all absent."""
 
 
-def _checked(check, data: dict, key: str, source: str, **bounds):
-    try:
-        return check(data[key], key, **bounds)
-    except (TypeError, ValueError) as exc:
-        raise ResultsFormatError(f"{source}: {exc}") from None
-
-
 def check_metrics(data, source: str = "metrics") -> ModelMetrics:
     """Check decoded metrics and return them; ``source`` names them in the messages.
 
@@ -92,19 +85,19 @@ def check_metrics(data, source: str = "metrics") -> ModelMetrics:
     if missing or unknown:
         raise ResultsFormatError(f"{source}: missing {missing}, unknown {unknown}: the fields are {', '.join(names)} "
                                  f"(the seed statistics all or none)")
-    texts = {key: _checked(check_text, data, key, source) for key in ("notebook", "date", "recipe", "keras")}
+    texts = {key: _check(check_text, data[key], key, source) for key in ("notebook", "date", "recipe", "keras")}
     try:
         datetime.date.fromisoformat(texts["date"])
     except ValueError:
         raise ResultsFormatError(f"{source}: date={texts['date']!r} must be an ISO date like '2026-11-25'") from None
-    counts = {key: _checked(check_integer, data, key, source, low=0)
+    counts = {key: _check(check_integer, data[key], key, source, low=0)
               for key in ("test_errors", "seed", "cpus")}
-    counts.update({key: _checked(check_integer, data, key, source, low=1)
+    counts.update({key: _check(check_integer, data[key], key, source, low=1)
                    for key in ("test_images", "train_images", "epochs", "batch_size", "params", "validation_images")})
     seed_stats = {}
     if present:
-        seed_stats["seeds"] = _checked(check_integer, data, "seeds", source, low=2)
-        seed_stats.update({key: _checked(check_real, data, key, source, low=0.0, high=1.0)
+        seed_stats["seeds"] = _check(check_integer, data["seeds"], "seeds", source, low=2)
+        seed_stats.update({key: _check(check_real, data[key], key, source, low=0.0, high=1.0)
                            for key in OPTIONAL[1:]})
         low, high = seed_stats["seed_min_test_accuracy"], seed_stats["seed_max_test_accuracy"]
         if not low <= seed_stats["seed_mean_test_accuracy"] <= high or not low <= data["test_accuracy"] <= high:
@@ -112,10 +105,10 @@ def check_metrics(data, source: str = "metrics") -> ModelMetrics:
                                      f"seed_min_test_accuracy={low} and seed_max_test_accuracy={high}")
     metrics = ModelMetrics(
         **texts, **counts, **seed_stats,
-        test_accuracy=_checked(check_real, data, "test_accuracy", source, low=0.0, high=1.0,
+        test_accuracy=_check(check_real, data["test_accuracy"], "test_accuracy", source, low=0.0, high=1.0,
                                hint=" (a fraction, not a percentage)"),
-        train_seconds=_checked(check_real, data, "train_seconds", source, low=0.0),
-        validation_accuracy=_checked(check_real, data, "validation_accuracy", source, low=0.0, high=1.0,
+        train_seconds=_check(check_real, data["train_seconds"], "train_seconds", source, low=0.0),
+        validation_accuracy=_check(check_real, data["validation_accuracy"], "validation_accuracy", source, low=0.0, high=1.0,
                                      hint=" (a fraction, not a percentage)"),
     )
     # Both come from the same predictions: a mismatch means one of them was copied wrong.

@@ -32,6 +32,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._cli import run_interruptible
 from .inference import (  # DEFAULT_MODEL, ModelFileError, load_model: public here too (chapters 9, 10)
     DEFAULT_MODEL,
     FoldedNetwork,
@@ -414,14 +415,10 @@ def _predict_files(files: Sequence[str], model_path: Optional[str], keras: bool 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line: print the predicted digit and its probability for each image file.
 
-    Returns the exit code (see the module docstring); usage errors exit through argparse.
+    Returns the exit code (see the module docstring; 130 after Ctrl-C); usage errors exit through argparse.
     """
     args = _parser().parse_args(argv)
-    try:
-        return _predict_files(args.images, args.model, args.keras)
-    except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads: a line, not a traceback
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return run_interruptible(lambda: _predict_files(args.images, args.model, args.keras))
 
 
 if __name__ == "__main__":

@@ -350,6 +350,17 @@ def test_cli_interrupted(untrained_model, monkeypatch, capsys):
     assert run_main(capsys, THREE, "--model", untrained_model) == (130, [], ["error: interrupted"])
 
 
+def test_kaggle_command_is_interrupted_the_same_way(monkeypatch, capsys):
+    """Both commands share one Ctrl-C wrapper (mnist_helpers._cli): one line, exit code 130."""
+    from mnist_helpers.kaggle import cli
+
+    def interrupt(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "_run", interrupt)
+    assert cli.main(["test.csv", "--shipped-model"]) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
 def test_help_imports_nothing_heavy():
     """``--help`` must stay quick: no TensorFlow, Keras, scikit-learn, seaborn or matplotlib."""
     code = ("import runpy, sys\n"

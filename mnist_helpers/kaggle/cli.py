@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .._cli import run_interruptible
 from ..recipes import FINAL_EPOCHS
 from .csv_format import TEST_ROWS
 from .leak import leak_warning
@@ -278,11 +279,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _check_usage(parser, args)
-    try:
-        return _run(args)
-    except KeyboardInterrupt:  # Ctrl-C during hours of training: a line, not a traceback
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return run_interruptible(lambda: _run(args))
 
 
 if __name__ == "__main__":
