@@ -241,7 +241,7 @@ def dense_activations(model) -> list[str]:
     ValueError
         For any other kind of layer, or a Dense layer without a bias.
     """
-    import keras
+    from ._keras import keras  # the one import that sets oneDNN and the log level first
 
     names = []
     for layer in model.layers:

@@ -273,7 +273,7 @@ def keras_trajectory(optimizer, w0: np.ndarray, grads: np.ndarray) -> np.ndarray
     -------
     ndarray of shape (n_steps, d1, ..., dk), dtype of ``w0``
     """
-    import keras
+    from ._keras import keras  # the one import that sets oneDNN and the log level first
 
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(f"optimizer must be a keras.optimizers.Optimizer, got {type(optimizer).__name__}")

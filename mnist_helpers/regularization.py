@@ -139,7 +139,7 @@ def keras_dropout(x: np.ndarray, rate: float, *, training: bool, seed: int = 0) 
     -------
     ndarray, same shape and dtype as ``x``
     """
-    import keras
+    from ._keras import keras  # the one import that sets oneDNN and the log level first
 
     check_float_array(x, "x")
     rate = _rate(rate)

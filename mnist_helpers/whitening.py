@@ -111,7 +111,7 @@ def keras_standardize(x_fit: np.ndarray, x: np.ndarray, per_pixel: bool = True,
     -------
     ndarray of ``dtype``, shape (n, d)
     """
-    import keras
+    from ._keras import keras  # the one import that sets oneDNN and the log level first
 
     check_float_array(x_fit, "x_fit", **_FEATURES)
     check_float_array(x, "x", **_FEATURES)
