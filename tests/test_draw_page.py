@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import site_checks as sc
+from folding_models import FOLDED_OPS
+from folding_models import small_model as _small_model
 from PIL import Image, ImageDraw
 
 from mnist_helpers import predict as mh_predict
@@ -323,33 +325,6 @@ def test_the_examples_are_mnist_test_digits_and_are_read(page, mnist):
     assert page.problems == []
 
 
-def _small_model(seed: int = 0):
-    """A small network with what the book's final CNN does not use: strides, an odd "same"
-    max-pooling, biases before batch normalization, and batch statistics far from 0 and 1."""
-    from mnist_helpers._keras import keras
-
-    keras.utils.set_random_seed(seed)
-    layers = keras.layers
-    model = keras.Sequential([
-        keras.Input((28, 28)), layers.Reshape((28, 28, 1)), layers.Rescaling(1 / 255),
-        layers.Conv2D(6, 3, strides=2, padding="same"), layers.BatchNormalization(), layers.Activation("relu"),
-        layers.MaxPooling2D(3, strides=2, padding="same"),  # 14 -> 7
-        layers.Conv2D(8, 3, strides=2, use_bias=False), layers.BatchNormalization(), layers.Activation("relu"),
-        layers.Dropout(0.3), layers.Flatten(), layers.Dense(16, activation="relu"),
-        layers.Dense(12, use_bias=False), layers.BatchNormalization(), layers.Activation("relu"),
-        layers.Dense(10, activation="softmax")])
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            # gamma, beta, moving mean, moving variance
-            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.2, 3, n)])
-    last = model.layers[-1]
-    last.set_weights([w * 10 for w in last.get_weights()])  # confident outputs, so that gaps show
-    return model
-
-
 def test_folding_and_the_javascript_layers_on_a_small_network(page, mnist):
     _, (x_test, _) = mnist
     model = _small_model()
@@ -357,8 +332,7 @@ def test_folding_and_the_javascript_layers_on_a_small_network(page, mnist):
     keras_probs = model.predict(x, verbose=0)
     assert np.median(keras_probs.max(axis=1)) > 0.5  # not a flat softmax, where every gap is tiny
     ops = web_export.fold_model(model)
-    assert [op["op"] for op in ops] == ["rescale", "conv2d", "relu", "max_pool2d", "conv2d", "relu", "flatten",
-                                        "dense", "relu", "dense", "relu", "dense", "softmax"]
+    assert [op["op"] for op in ops] == FOLDED_OPS
     gap_fold = np.abs(web_export.forward(ops, x) - keras_probs).max()
     int8 = web_export.quantize(ops)
     data = web_export.js_data(int8, {}, {})

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from folding_models import FOLDED_OPS, small_model
 
 from mnist_helpers import inference
 from mnist_helpers.inference import FoldedNetwork, ModelFileError
@@ -27,34 +28,12 @@ def shipped(keras):
     return inference.load_model()
 
 
-def small_model(keras, extra=()):
-    """Conv -> BN -> ReLU -> pool -> conv (same, stride 2) -> BN -> ReLU -> flatten -> dense -> BN -> softmax,
-    with random weights and batch-norm statistics far from the identity, so that a wrong fold shows."""
-    layers = keras.layers
-    model = keras.Sequential([
-        keras.Input((28, 28)), layers.Reshape((28, 28, 1)), layers.Rescaling(1 / 255), *extra,
-        layers.Conv2D(4, 3, use_bias=False), layers.BatchNormalization(), layers.Activation("relu"),
-        layers.MaxPooling2D(2), layers.Conv2D(6, 3, strides=2, padding="same"), layers.BatchNormalization(),
-        layers.Activation("relu"), layers.Dropout(0.3), layers.Flatten(), layers.Dense(16),
-        layers.BatchNormalization(), layers.Activation("relu"), layers.Dense(10, activation="softmax")])
-    rng = np.random.default_rng(0)
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            n = layer.gamma.shape[0]  # gamma, beta, moving mean, moving variance
-            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.2, 3, n)])
-    last = model.layers[-1]
-    last.set_weights([w * 10 for w in last.get_weights()])  # confident outputs, so that gaps show
-    return model
-
-
 # --------------------------------------------------------------------------- folding
-def test_folding_matches_keras_on_a_small_network(keras, mnist):
+def test_folding_matches_keras_on_a_small_network(mnist):
     _, (x_test, _) = mnist
-    model = small_model(keras)
+    model = small_model()
     network = FoldedNetwork(inference.fold_model(model))
-    assert [op["op"] for op in network.ops] == ["rescale", "conv2d", "relu", "max_pool2d", "conv2d", "relu",
-                                                "flatten", "dense", "relu", "dense", "softmax"]
+    assert [op["op"] for op in network.ops] == FOLDED_OPS
     x = x_test[:200]
     keras_probs = model.predict(x, verbose=0)
     assert np.median(keras_probs.max(axis=1)) > 0.5  # not a flat softmax, where every gap is tiny
@@ -64,26 +43,26 @@ def test_folding_matches_keras_on_a_small_network(keras, mnist):
     assert probs.dtype == np.float32 and gap <= PROB_TOL
 
 
-def test_a_wrong_fold_fails_the_tolerance(keras, mnist):
-    """The check can fail: the same network with one batch norm left out is far outside it."""
+def test_a_wrong_fold_fails_the_tolerance(mnist):
+    """The check can fail: the same network with one folded bias off by half a unit is far outside it."""
     _, (x_test, _) = mnist
-    model = small_model(keras)
+    model = small_model()
     ops = inference.fold_model(model)
     ops[1] = dict(ops[1], bias=ops[1]["bias"] + 0.5)  # one folded shift wrong by half a unit
     gap = np.abs(inference.forward(ops, x_test[:200]) - model.predict(x_test[:200], verbose=0)).max()
     assert gap > 100 * PROB_TOL
 
 
-def test_augmentation_layers_are_left_out(keras, mnist):
+def test_augmentation_layers_are_left_out(mnist):
     """Today's three Keras layers (in a block) and the one-warp DigitAffineAugmentation are the identity."""
     from mnist_helpers.augmentation import DigitAffineAugmentation, build_augmentation
 
     assert "DigitAffineAugmentation" in inference.AUGMENTATION_LAYERS
     _, (x_test, _) = mnist
     for extra in ([build_augmentation(seed=0)], [DigitAffineAugmentation(seed=0)]):
-        model = small_model(keras, extra)
+        model = small_model(extra=extra)
         ops = inference.fold_model(model)
-        assert len(ops) == 11, [op["op"] for op in ops]
+        assert [op["op"] for op in ops] == FOLDED_OPS
         gap = np.abs(inference.forward(ops, x_test[:50]) - model.predict(x_test[:50], verbose=0)).max()
         assert gap <= PROB_TOL, type(extra[0]).__name__
 
@@ -135,8 +114,8 @@ def test_is_current_compares_contents(tmp_path):
     assert not inference.is_current(inference.DEFAULT_MODEL, tmp_path / "missing.npz")
 
 
-def test_save_and_load_keep_every_weight(keras, tmp_path):
-    network = FoldedNetwork(inference.fold_model(small_model(keras)), "ab" * 32, "small.keras")
+def test_save_and_load_keep_every_weight(tmp_path):
+    network = FoldedNetwork(inference.fold_model(small_model()), "ab" * 32, "small.keras")
     path = network.save(tmp_path / "small.npz", note="kept")
     back = FoldedNetwork.load(path)
     assert (back.model_sha256, back.model_name) == ("ab" * 32, "small.keras")
@@ -206,9 +185,9 @@ def test_cli_if_changed_does_nothing_for_the_shipped_model(capsys):
     assert capsys.readouterr().out == f"{inference.FOLDED_MODEL} is up to date with {inference.DEFAULT_MODEL.name}\n"
 
 
-def test_cli_folds_a_model_and_checks_it(keras, tmp_path, capsys, mnist):
+def test_cli_folds_a_model_and_checks_it(tmp_path, capsys, mnist):
     model_path = tmp_path / "small.keras"
-    small_model(keras).save(model_path)
+    small_model().save(model_path)
     assert inference.main(["--model", str(model_path)]) == 0  # default out: the model's name with .npz
     printed = capsys.readouterr().out
     out = tmp_path / "small.npz"

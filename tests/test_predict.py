@@ -363,18 +363,10 @@ def test_kaggle_command_is_interrupted_the_same_way(monkeypatch, capsys):
 
 def test_help_imports_nothing_heavy():
     """``--help`` must stay quick: no TensorFlow, Keras, scikit-learn, seaborn or matplotlib."""
-    code = ("import runpy, sys\n"
-            "sys.argv = ['predict', '--help']\n"
-            "try:\n"
-            "    runpy.run_module('mnist_helpers.predict', run_name='__main__')\n"
-            "except SystemExit:\n"
-            "    pass\n"
-            "heavy = {'tensorflow', 'keras', 'sklearn', 'seaborn', 'matplotlib'}\n"
-            "print('HEAVY:', sorted({m.split('.')[0] for m in sys.modules} & heavy))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "usage: python -m mnist_helpers.predict" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "HEAVY: []"
+    exit_line, lines, stderr, heavy = run_in_subprocess("--help")
+    assert exit_line == "EXIT: 0", stderr
+    assert lines[0].startswith("usage: python -m mnist_helpers.predict")
+    assert heavy == "HEAVY: []"
 
 
 # --------------------------------------------------------------------------- the shipped model
