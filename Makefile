@@ -135,23 +135,20 @@ test-lab: browser
 # here do the chapters record their results (mh.record_results writes to MNIST_RESULTS_DIR, the
 # package's results folder mnist_helpers/book_results).
 # Each chapter first runs in the fast mode (outputs thrown away), so that the "time to run" line
-# at its top quotes both modes measured on the same machine: the fast run's cells took from the
-# first one's start to the last one's end (nbclient's timestamps), passed to the full run as
-# MNIST_FAST_SECONDS (mh.run_times). One chapter: make execute NOTEBOOKS=notebooks/04_dense_layer.ipynb
+# at its top quotes both modes measured on the same machine and by the same clock: mh.run_times
+# (from setup_book() to the chapter's last cell) writes the fast run's seconds to the file named by
+# MNIST_RUN_SECONDS_FILE, passed to the full run as MNIST_FAST_SECONDS. One chapter: make execute NOTEBOOKS=notebooks/04_dense_layer.ipynb
 # After the full run, the numbers its prose quotes are rewritten from the values it stored
 # (python -m mnist_helpers.prose: <!-- glue NAME:SPEC -->TEXT<!-- /glue --> from mh.glue's outputs).
 # A chapter that fails is left as it was and the others still run; the failures are listed at the end.
 # After each chapter, the shipped model's folded NumPy copy (what `predict` runs, chapter 10 included)
 # is made again if that chapter (9) retrained the model; otherwise this only compares a hash.
-CELLS_SECONDS := import sys, nbformat; from datetime import datetime; \
-  times = [datetime.fromisoformat(cell.metadata.execution[key]) for cell in nbformat.read(sys.argv[1], 4).cells \
-           if "execution" in cell.metadata for key in ("iopub.execute_input", "shell.execute_reply")]; \
-  print(round((max(times) - min(times)).total_seconds()))
 execute: setup
 	@scratch=$$(mktemp -d); failed=""; for nb in $(NOTEBOOKS); do \
 	  echo "make execute: $$nb, fast mode (timed)"; \
-	  if MNIST_FAST=1 $(BIN)/jupyter nbconvert --to notebook --execute --output-dir $$scratch --ExecutePreprocessor.timeout=3600 $$nb; then \
-	    fast=$$($(BIN)/python -c '$(CELLS_SECONDS)' $$scratch/$$(basename $$nb)); \
+	  rm -f $$scratch/seconds; \
+	  if MNIST_FAST=1 MNIST_RUN_SECONDS_FILE=$$scratch/seconds $(BIN)/jupyter nbconvert --to notebook --execute --output-dir $$scratch --ExecutePreprocessor.timeout=3600 $$nb; then \
+	    fast=$$(cat $$scratch/seconds); \
 	    echo "make execute: $$nb, full data (fast mode took $$fast s)"; \
 	    MNIST_FAST_SECONDS=$$fast MNIST_RESULTS_DIR=$(abspath mnist_helpers/book_results) $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=7200 $$nb \
 	      && $(BIN)/python -m mnist_helpers.prose $$nb || failed="$$failed $$nb"; \

@@ -17,6 +17,9 @@ FAST_ENV = "MNIST_FAST"
 """Environment variable that switches the book into its fast mode (CI)."""
 FAST_SECONDS_ENV = "MNIST_FAST_SECONDS"
 """Seconds the chapter took in the fast mode, measured by ``make execute`` just before the full run."""
+RUN_SECONDS_FILE_ENV = "MNIST_RUN_SECONDS_FILE"
+"""A file ``run_times`` writes the measured seconds to: ``make execute`` reads the fast run's there and
+passes them to the full run as ``MNIST_FAST_SECONDS``, so both modes are timed by the same clock."""
 
 # When setup_book() last ran: the start of a chapter's run, for its "time to run" line.
 _run_started: float | None = None
@@ -400,7 +403,8 @@ def run_times() -> dict[str, str]:
 
     The current mode's time is measured here, since :func:`setup_book`; the other mode's comes
     from ``MNIST_FAST_SECONDS`` when ``make execute`` measured the fast run just before the full
-    one, and is otherwise ``"not measured in this run"``.
+    one, and is otherwise ``"not measured in this run"``. When ``MNIST_RUN_SECONDS_FILE`` names a
+    file, the measured seconds are also written there (how ``make execute`` gets the fast run's).
 
     Returns
     -------
@@ -416,7 +420,12 @@ def run_times() -> dict[str, str]:
     """
     if _run_started is None:
         raise RuntimeError("no chapter clock: call mh.setup_book() at the start of the chapter")
-    elapsed = format_duration(time.perf_counter() - _run_started)
+    seconds = time.perf_counter() - _run_started
+    seconds_file = os.environ.get(RUN_SECONDS_FILE_ENV, "").strip()
+    if seconds_file:
+        with open(seconds_file, "w", encoding="utf-8") as out:
+            out.write(f"{seconds:.3f}\n")
+    elapsed = format_duration(seconds)
     other = "not measured in this run"
     if fast_mode():
         return {"time_full": other, "time_fast": elapsed}

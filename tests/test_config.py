@@ -159,6 +159,20 @@ def test_run_times_measure_this_mode_and_quote_the_other(monkeypatch):
     assert mh.run_times() == {"time_full": "not measured in this run", "time_fast": "2 min 5 s"}
 
 
+def test_run_times_write_the_seconds_for_the_other_run(monkeypatch, tmp_path):
+    # make execute times the fast run by the full run's clock: run_times writes what it measured.
+    monkeypatch.setattr(config, "_run_started", config.time.perf_counter() - 95)
+    monkeypatch.setenv(mh.FAST_ENV, "1")
+    monkeypatch.setenv(config.RUN_SECONDS_FILE_ENV, str(tmp_path / "seconds"))
+    assert mh.run_times()["time_fast"] == "1 min 35 s"
+    written = float((tmp_path / "seconds").read_text())
+    assert 95 <= written < 100
+    monkeypatch.setenv(mh.FAST_ENV, "")
+    monkeypatch.setenv(config.FAST_SECONDS_ENV, str(written))
+    monkeypatch.delenv(config.RUN_SECONDS_FILE_ENV)
+    assert mh.run_times()["time_fast"] == "1 min 35 s"
+
+
 def test_run_times_need_the_clock_and_a_number(monkeypatch):
     monkeypatch.setattr(config, "_run_started", None)
     with pytest.raises(RuntimeError, match=r"call mh.setup_book\(\)"):
