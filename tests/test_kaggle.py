@@ -107,6 +107,36 @@ def test_overlap_refuses_images_that_are_not_as_loaded(mnist, images, error, mes
         kaggle.overlap_with_mnist(images, mnist)
 
 
+def test_lookup_copies_the_label_of_each_exact_copy(mnist):
+    (_, y_train), (_, y_test) = mnist
+    images, train_index, test_index = _known_mix(mnist)
+    labels = kaggle.lookup_labels(images, mnist)
+    expected = [int(y_train[i]) for i in train_index[:7]] + [int(y_test[i]) for i in test_index[7:10]] + [-1] * 3
+    assert labels.dtype == np.int64 and labels.tolist() == expected
+
+
+def test_lookup_scores_100_percent_on_a_standin(tmp_path, mnist):
+    standin = kaggle.make_standin(tmp_path, seed=3, n_train=10, n_test=300, mnist=mnist)
+    x_test, _ = mh.load_kaggle_csv(standin.test_csv)
+    labels = kaggle.lookup_labels(x_test, mnist)
+    assert np.array_equal(labels, standin.test_labels)
+    # Drawn from all 70,000, so some copies come from MNIST's test set, which a model trained
+    # on MNIST's training set alone has never seen: the lookup must search both sets.
+    assert (standin.test_source >= 60_000).any()
+
+
+def test_lookup_loads_mnist_when_not_given(monkeypatch, mnist):
+    monkeypatch.setattr(data, "load_mnist", lambda *args, **kwargs: mnist)
+    (x_train, y_train), _ = mnist
+    assert kaggle.lookup_labels(x_train[:5]).tolist() == y_train[:5].tolist()
+
+
+def test_lookup_refuses_mnist_labels_that_do_not_fit(mnist):
+    (x_train, y_train), (x_test, y_test) = mnist
+    with pytest.raises(ValueError, match=r"MNIST's y_test must have shape \(10000,\), one label per example"):
+        kaggle.lookup_labels(x_train[:2], ((x_train, y_train), (x_test, y_test[:-1])))
+
+
 # ------------------------------------------------------------------ the stand-in files
 
 def test_standin_is_kaggle_shaped_and_drawn_from_mnist(tmp_path, mnist):

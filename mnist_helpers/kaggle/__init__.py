@@ -2,8 +2,10 @@
 
 Kaggle's ``train.csv`` (42,000 labelled images) and ``test.csv`` (28,000 unlabelled) come from
 MNIST's 70,000 images. A model trained on MNIST's 60,000 training images has seen, with their
-labels, every test image that is one of them: its leaderboard score is inflated by as many.
-:func:`overlap_with_mnist` counts them, by exact pixel match, rather than assuming a number.
+labels, every test image that is one of them, so its leaderboard score is no fair measure (chapter
+10 measures how much it gains); a lookup of MNIST's labels (:func:`lookup_labels`) needs no model
+and scores 100%. :func:`overlap_with_mnist` counts the copies, by exact pixel match, rather than
+assuming a number.
 
 Command line (``--help`` for every option)::
 
@@ -18,7 +20,7 @@ with 2 (argparse). TensorFlow is imported only to train or load a model, so ``--
 
 ==============  ===============================================================
 ``csv_format``  Kaggle's CSVs read and written, the submission file, the stand-in
-``leak``        which Kaggle images are MNIST images (exact pixel match)
+``leak``        which Kaggle images are MNIST images (exact pixel match); the lookup
 ``submission``  the output can be written; the written submission is right
 ``training``    the final CNN on train.csv alone; prediction in batches
 ``cli``         ``python -m mnist_helpers.kaggle``
@@ -37,7 +39,7 @@ from .csv_format import (
     write_kaggle_csv,
     write_submission,
 )
-from .leak import Overlap, find_identical, image_hashes, leak_warning, overlap_with_mnist
+from .leak import Overlap, find_identical, image_hashes, leak_warning, lookup_labels, overlap_with_mnist
 from .submission import check_output_path, validate_submission
 from .training import (
     FAST_EPOCHS,
@@ -54,5 +56,5 @@ from .training import (
 __all__ = ["COMPETITION", "DOWNLOAD_COMMAND", "FAST_EPOCHS", "FAST_IMAGES", "KAGGLE_PIXELS", "PREDICT_BATCH",
            "SPLIT_SEED", "SUBMIT_COMMAND", "TEST_ROWS", "TRAIN_ROWS", "VAL_FRACTION", "InputError", "Overlap",
            "Standin", "TrainingPlan", "check_output_path", "find_identical", "image_hashes", "leak_warning",
-           "load_kaggle_csv", "main", "make_standin", "overlap_with_mnist", "predict_probabilities",
+           "load_kaggle_csv", "lookup_labels", "main", "make_standin", "overlap_with_mnist", "predict_probabilities",
            "train_ensemble", "training_plan", "validate_submission", "write_kaggle_csv", "write_submission"]

@@ -3,7 +3,8 @@
 Kaggle's ``train.csv`` and ``test.csv`` come from MNIST's 70,000 images, so a model trained on
 MNIST's training set has seen, with their labels, every test image that is one of them.
 :func:`overlap_with_mnist` counts them rather than assuming a number; :func:`leak_warning` says it
-in one line.
+in one line; :func:`lookup_labels` is the exploit itself, a "submission" that copies each image's
+MNIST label and needs no model.
 """
 from __future__ import annotations
 
@@ -141,6 +142,49 @@ def overlap_with_mnist(images: np.ndarray, mnist=None) -> Overlap:
     (x_train, _), (x_test, _) = mnist
     return Overlap(mnist_train_index=find_identical(images, check_images(x_train, "MNIST's x_train")),
                    mnist_test_index=find_identical(images, check_images(x_test, "MNIST's x_test")))
+
+
+def lookup_labels(images: np.ndarray, mnist=None) -> np.ndarray:
+    """The leak's "submission": each image's label copied from its exact copy among MNIST's 70,000 images.
+
+    No model is involved, only :func:`overlap_with_mnist` and MNIST's labels: this table lookup is
+    all a perfect leaderboard score takes when every test image is an MNIST image. Both MNIST sets
+    are searched, as ``keras.datasets.mnist.load_data()`` returns both with their labels; a model
+    trained on the 60,000 training images alone has seen none of the test images that come from
+    MNIST's test set.
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n, 28, 28)
+        E.g. Kaggle's test images as ``mh.load_kaggle_csv("test.csv")`` returns them.
+    mnist : ``((x_train, y_train), (x_test, y_test))``, optional
+        As ``mh.load_mnist()`` returns it (the default, loaded when None).
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        The label of each image's MNIST copy, 0..9, or -1 for an image that is in neither MNIST set.
+
+    Raises
+    ------
+    MnistNotFoundError, DataFormatError
+        ``mnist`` is None and MNIST cannot be loaded (see ``mh.load_mnist``).
+    """
+    from ..checks import check_labels
+
+    if mnist is None:
+        from ..data import load_mnist
+
+        mnist = load_mnist()
+    (x_train, y_train), (x_test, y_test) = mnist
+    y_train = check_labels(y_train, "MNIST's y_train", n=len(x_train))
+    y_test = check_labels(y_test, "MNIST's y_test", n=len(x_test))
+    overlap = overlap_with_mnist(images, mnist)
+    labels = np.full(overlap.n_images, -1, dtype=np.int64)
+    labels[overlap.in_train] = y_train[overlap.mnist_train_index[overlap.in_train]]
+    labels[overlap.in_test] = y_test[overlap.mnist_test_index[overlap.in_test]]
+    return labels
+
 
 def leak_warning(test_images: np.ndarray, model_name: str, shipped: bool) -> str:
     """The one-line warning for a model that was (``shipped``) or may have been trained on MNIST.
