@@ -72,7 +72,7 @@ class ImageInputError(ValueError):
 def sample_digit_files() -> list[Path]:
     """The sample digit images shipped with the package, to try :func:`load_image` and the model on.
 
-    Four PNGs made by ``tests/digit_images.py``: typed and drawn digits, dark ink on light paper,
+    Four PNGs made by ``tools/make_sample_digits.py``: typed and drawn digits, dark ink on light paper,
     the reverse and a coloured one. Each name says its digit, e.g. ``typed_3_dark_on_light.png``.
 
     Returns
