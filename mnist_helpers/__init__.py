@@ -14,6 +14,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``baselines``      classic scikit-learn classifiers (chapter 2)
 ``whitening``      standardization, PCA and ZCA whitening (chapter 3)
 ``layers``         Dense, activations, softmax, cross-entropy in NumPy (chapters 4-5)
+``backprop``       the backward pass of Dense networks in NumPy, finite differences (chapter 5b)
 ``optimizers``     SGD, momentum, RMSprop, Adam in NumPy (chapter 6)
 ``convolution``    2-D convolution and pooling in NumPy (chapter 7)
 ``regularization`` dropout in NumPy (chapter 8)
@@ -40,9 +41,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("baselines", "checks", "cnn", "config", "convolution", "data", "inference", "kaggle", "layers", "model_card",
-               "models", "optimizers", "plots", "predict", "preprocessing", "prose", "recipes", "regularization", "results",
-               "stats", "timing", "training", "web_export", "whitening")
+_SUBMODULES = ("backprop", "baselines", "checks", "cnn", "config", "convolution", "data", "inference", "kaggle", "layers",
+               "model_card", "models", "optimizers", "plots", "predict", "preprocessing", "prose", "recipes", "regularization",
+               "results", "stats", "timing", "training", "web_export", "whitening")
 
 # Top-level name -> the module that defines it.
 _EXPORTS = {
