@@ -24,7 +24,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from .checks import check_array, check_choice, check_integer, check_integers, check_labels, check_real
+from .checks import check_array, check_choice, check_float_array, check_integer, check_integers, check_labels, check_real
 from .preprocessing import check_images
 
 # --------------------------------------------------------------------------- published figures
@@ -153,6 +153,29 @@ def rbf_svm(C: float = 10.0, gamma: Union[float, str] = "scale", n_components: O
         gamma = check_real(gamma, "gamma", low=0, low_open=True, hint=" (or 'scale')")
     cache_mb = check_real(cache_mb, "cache_mb", low=0, low_open=True)
     return pipeline(SVC(C=C, kernel="rbf", gamma=gamma, cache_size=cache_mb), n_components)
+
+
+def mean_squared_distance(rows: np.ndarray) -> float:
+    """The mean squared Euclidean distance between two rows, over all ordered pairs (self-pairs included).
+
+    It sets what an RBF kernel's ``gamma`` means: two typical rows have ``K = exp(-gamma * d)`` with
+    ``d`` this value, so ``gamma * d`` is a kernel width that can be compared between input spaces
+    (chapter 2 compares raw pixels with principal components this way). Computed without any pair:
+    the mean of ``||x_i - x_j||^2`` over all i, j is twice the sum of the columns' variances.
+
+    Parameters
+    ----------
+    rows : ndarray of float, shape (n, d)
+        Inputs as the classifier sees them (pixels in [0, 1], or principal components).
+
+    Returns
+    -------
+    float
+    """
+    check_float_array(rows, "rows", ndim=2, layout="(n, d)", min_rows=1, min_cols=1, finite=True,
+                      dtype_hint="; scale uint8 rows first, e.g. bl.to_unit_interval(bl.flatten(x))")
+    # float64: a float32 sum over 47 million pixels loses digits.
+    return float(2 * rows.astype(np.float64).var(axis=0).sum())
 
 
 # --------------------------------------------------------------------------- kNN: choosing k

@@ -128,6 +128,39 @@ def test_builders_accept_numpy_scalars():
     assert (svm[-1].C, svm[-1].gamma, svm["pca"].n_components) == (3.0, 0.25, 30)
 
 
+def test_mean_squared_distance_is_the_mean_over_all_pairs():
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(30, 4)) * [1.0, 2.0, 0.0, 5.0] + [0.0, 3.0, 1.0, -2.0]
+    every_pair = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2)
+    assert bl.mean_squared_distance(rows) == pytest.approx(every_pair.mean(), rel=1e-12)
+    # A shift changes no distance; a scale by a multiplies every squared distance by a^2.
+    assert bl.mean_squared_distance(rows + 7.0) == pytest.approx(every_pair.mean(), rel=1e-12)
+    assert bl.mean_squared_distance(3 * rows.astype(np.float32)) == pytest.approx(9 * every_pair.mean(), rel=1e-6)
+
+
+def test_gamma_scale_is_a_narrower_kernel_on_centred_inputs():
+    # gamma="scale" is 1 / (d * X.var()): on centred columns gamma * E||x - x'||^2 is exactly 2, on
+    # columns with different means it is less (X.var() also counts the spread of the column means).
+    def scale_width(x):
+        return bl.mean_squared_distance(x) / (x.shape[1] * x.var())
+
+    rows = np.random.default_rng(1).normal(size=(200, 5))
+    centred = (rows - rows.mean(axis=0)) / rows.std(axis=0)  # every column: mean 0, variance exactly 1
+    assert scale_width(centred) == pytest.approx(2.0)
+    # Column means 0..4 add their variance, 2, to each column's 1: the width drops to 2 / (1 + 2).
+    assert scale_width(centred + np.arange(5)) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (np.zeros((3, 4), np.uint8), TypeError, r"got uint8; scale uint8 rows first"),
+    (np.zeros(4), ValueError, r"rows must have shape \(n, d\)"),
+    (np.array([[0.0, np.nan]]), ValueError, "NaN"),
+])
+def test_mean_squared_distance_rejects_bad_rows(bad, error, message):
+    with pytest.raises(error, match=message):
+        bl.mean_squared_distance(bad)
+
+
 # ------------------------------------------------------------------ kNN vote
 
 def sklearn_neighbours(seed=0, n_train=200, n_query=300, k=6):
