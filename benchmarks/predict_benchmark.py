@@ -3,8 +3,10 @@
 Each run is a new process, as a reader's command is: its wall time from start to exit (Python's
 start-up, the imports, loading the model, preparing and predicting the image), its CPU time (user
 + system: what the wall time would be on an idle core, and less sensitive to other load) and its
-peak resident memory (``ru_maxrss`` of that one child, from ``os.wait4``, so that the Keras runs
-cannot raise the NumPy figure). Printed per path: the median time and the largest peak over the
+peak resident memory (the child's own ``VmHWM`` from ``/proc/self/status``, read as it exits; on
+Linux a child's ``ru_maxrss`` starts from the high-water mark of the process that forked it, so a
+large parent, such as a test process holding MNIST, would hide the command's own peak; elsewhere
+``ru_maxrss`` of that one child, from ``os.wait4``). Printed per path: the median time and the largest peak over the
 runs, against the targets for the NumPy path (``TARGET_SECONDS``, ``TARGET_MB``); written to
 ``benchmarks/results/predict.json`` with each run and the machine.
 
@@ -44,7 +46,27 @@ PATHS = {"numpy": [], "keras": ["--keras"]}
 """The command's options for each path."""
 
 
-def _peak_mb(rusage) -> float:
+# The child: `python -m mnist_helpers.predict ARGS`, which also writes its own peak RSS (VmHWM, in kB)
+# to the file named by its first argument when it exits.
+CHILD = """\
+import atexit, runpy, sys
+def write_peak(path=sys.argv[1]):
+    try:
+        with open('/proc/self/status') as status:
+            peak = next((line.split()[1] for line in status if line.startswith('VmHWM:')), '')
+    except OSError:  # not Linux
+        peak = ''
+    with open(path, 'w') as out:
+        out.write(peak)
+atexit.register(write_peak)
+sys.argv = ['mnist_helpers.predict', *sys.argv[2:]]
+runpy.run_module('mnist_helpers.predict', run_name='__main__', alter_sys=True)
+"""
+
+
+def _peak_mb(rusage, vm_hwm_kb: str) -> float:
+    if vm_hwm_kb.strip():
+        return int(vm_hwm_kb) / 1e3
     # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
     return rusage.ru_maxrss / (1e6 if sys.platform == "darwin" else 1e3)
 
@@ -52,8 +74,9 @@ def _peak_mb(rusage) -> float:
 def run_once(options: list[str]) -> dict:
     """One cold run of the command on ``IMAGE``: ``{"seconds", "cpu_seconds", "peak_mb"}``; raises if it fails
     or misreads the digit."""
-    command = [sys.executable, "-m", "mnist_helpers.predict", str(IMAGE), *options]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as folder:
+        peak_file = Path(folder) / "peak"
+        command = [sys.executable, "-c", CHILD, str(peak_file), str(IMAGE), *options]
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err)
         _, status, rusage = os.wait4(process.pid, 0)
@@ -62,10 +85,12 @@ def run_once(options: list[str]) -> dict:
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+        vm_hwm_kb = peak_file.read_text() if peak_file.exists() else ""
     if process.returncode != 0 or not stdout.startswith(f"{IMAGE}: {DIGIT} (probability "):
-        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}: {(stdout + stderr).strip()[-500:]}")
+        shown = " ".join(["python -m mnist_helpers.predict", str(IMAGE), *options])
+        raise RuntimeError(f"{shown} exited with {process.returncode}: {(stdout + stderr).strip()[-500:]}")
     return {"seconds": round(seconds, 3), "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3),
-            "peak_mb": round(_peak_mb(rusage), 1)}
+            "peak_mb": round(_peak_mb(rusage, vm_hwm_kb), 1)}
 
 
 def measure(path: str, repeats: int) -> dict:

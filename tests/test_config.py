@@ -15,8 +15,11 @@ REAL = b"E0000 00:00:1.1   1 some_real_problem.cc:12] disk full\n"
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter, as a reader's script would run."""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    """Run ``code`` in a fresh interpreter, as a reader's script would run: without the TensorFlow
+    settings that the package puts into this test process's environment when another test module
+    imports it (a child would inherit them and could not tell who set them)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_filter_drops_only_the_noise_and_restores_fd2(capfd):
