@@ -308,8 +308,10 @@ def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: P
             report.violations = axe_violations(page, local_url(url) or url)
         if screenshot is not None:
             page.screenshot(path=str(screenshot))
-        if maths_screenshot is not None and report.maths:
-            page.locator("div.math, .math").first.scroll_into_view_if_needed()
+        # The first maths a reader can see: a page's first formula may sit in a folded solution.
+        visible_maths = page.locator("div.math:visible, .math:visible")
+        if maths_screenshot is not None and report.maths and visible_maths.count():
+            visible_maths.first.scroll_into_view_if_needed()
             page.evaluate("window.scrollBy(0, -200)")
             page.screenshot(path=str(maths_screenshot))
     finally:
