@@ -326,7 +326,9 @@ def website(book_build):
     pages = {}
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         page = BeautifulSoup((book_build["html"] / "notebooks" / f"{path.stem}.html").read_text(), "html.parser")
-        pages[path.stem] = _plain(page.find("article").get_text(" "))
+        # No separator between text nodes: a glued number's comment splits its paragraph's text into
+        # nodes, and "sigmoid" + ", scores" must read "sigmoid, scores" as the browser shows it.
+        pages[path.stem] = _plain(page.find("article").get_text(""))
     return pages
 
 
