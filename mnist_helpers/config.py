@@ -69,6 +69,8 @@ NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IWE]\d{4} [\d:. ]+\d+ (cudart_stub|cuda_platform|cuda_executor|cpu_feature_guard|port)\.cc:\d+\]"
     r"|[IWE]\d{4} [\d:. ]+\d+ node_def_util\.cc:\d+\] NodeDef mentions attribute use_unbounded_threadpool"
+    # A float64 graph (chapter 5b's float64 check): an optimization TensorFlow skips for that type.
+    r"|[IWE]\d{4} [\d:. ]+\d+ util\.cc:\d+\] Not handling type DT_DOUBLE$"
     r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.)")
 
 

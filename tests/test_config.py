@@ -199,6 +199,7 @@ config.filter_native_stderr()
 config.filter_native_stderr()  # idempotent: one filter, not two
 assert os.fstat(2).st_ino != before, 'fd 2 was not re-routed'
 os.write(2, {(NODEDEF + chr(10)).encode()!r})
+os.write(2, b'W0000 00:00:1796317795.792484   30698 util.cc:163] Not handling type DT_DOUBLE\\n')
 os.write(2, b'a normal native line\\n')
 os.write(2, b'a partial line')
 time.sleep(0.5)  # no newline follows: it must come out anyway, before the next stdout line
