@@ -9,14 +9,25 @@ of run:
   (``ABLATIONS``), for chapter 9's table of what each part buys.
 
 The runs live in an Optuna study (one trial per run; the recipe in full, the validation accuracy
-per epoch, the training seconds and the machine's other CPU use are the trial's attributes). The
+per epoch (measured off the training clock; for speed-run recipes also every quarter epoch, in
+``val_curve`` with the training seconds so far), the validation images the final model gets wrong (``val_wrong``, their indices: what a
+paired comparison of two runs needs), the training seconds, each epoch's seconds and the
+machine's other CPU use are the trial's attributes). The
 script puts every asked-for run that the study does not hold yet in the study's queue; its workers,
 ``--workers N`` processes here, each take the next queued run, train it and record it. Optuna's
 storage hands each queued run to exactly one worker, so workers on several machines can share one
 study. A stopped search resumes where it stopped: finished runs are kept, never trained again
-(``--rerun`` trains them again; the export keeps the newer). When the workers are done, the study
-is exported to ``mnist_helpers/book_results/search/cnn_search.json``, the file chapter 9 reads
+(``--rerun`` trains them again; the export keeps the newer). After every finished run, and when
+the workers are done, the study is exported to ``mnist_helpers/book_results/search/cnn_search.json``, the file chapter 9 reads
 (``mnist_helpers.results.read_search()``); a new study starts from that file's runs.
+
+The rule that chooses (fixed before the runs it judges, and applied by chapter 9 to every final-CNN
+candidate with at least 3 seeds): ``mnist_helpers.stats.select_fastest``: the best candidate has
+the highest mean validation accuracy; another is *worse* only if its paired difference from the
+best (seed k with seed k) is more than 2 SE below zero and McNemar's p on the pooled discordant
+images is under 0.05; of the best and the candidates not worse, the fastest (median epoch time x
+epochs) is chosen. A new round of candidates goes to its own ``--study`` and ``--export`` file
+until chapter 9 reads it.
 
 The store (``--storage``): by default the journal file ``benchmarks/cnn_search.journal`` (not
 committed: the JSON is the record), safe for many processes on one machine, and on a shared NFS
@@ -53,6 +64,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from mnist_helpers.results import SEARCH_FILE, read_search, results_folder
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +73,7 @@ DEFAULT_STORAGE = HERE / "cnn_search.journal"
 DEFAULT_STUDY = "cnn_search"
 TRAIN_IMAGES, VAL_IMAGES = 55_000, 5_000  # chapter 9's split of the 60,000 training images (seed 0)
 QUICK_IMAGES = 3_000
+SPEED_EVALUATIONS = 4  # validation evaluations per epoch of a speed-run recipe (one per epoch for the others)
 
 # Every argument spelled out, so that a recipe's meaning does not change with the package's defaults.
 # "final": cnn.train_final_cnn (the final CNN, with augmentation and dropout); "speed":
@@ -71,6 +85,13 @@ RECIPES = {
     "batch256_15ep": dict(model="final", filters=_WIDE, epochs=15, batch_size=256, max_lr=4e-3),
     "narrow_20ep": dict(model="final", filters=_NARROW, epochs=20, batch_size=128, max_lr=3e-3),
     "narrow_30ep": dict(model="final", filters=_NARROW, epochs=30, batch_size=128, max_lr=3e-3),
+    # One warp per image (DigitAffineAugmentation) in place of Keras' three layers, same ranges; and
+    # half the epochs, with either augmentation (the faster-training issue's candidates).
+    "narrow_20ep_affine": dict(model="final", filters=_NARROW, epochs=20, batch_size=128, max_lr=3e-3,
+                               affine_augmentation=True),
+    "narrow_10ep": dict(model="final", filters=_NARROW, epochs=10, batch_size=128, max_lr=3e-3),
+    "narrow_10ep_affine": dict(model="final", filters=_NARROW, epochs=10, batch_size=128, max_lr=3e-3,
+                               affine_augmentation=True),
     "speed_1ep_b128": dict(model="speed", filters=[24, 48], epochs=1, batch_size=128, max_lr=1e-2),
     "speed_2ep_b128": dict(model="speed", filters=[24, 48], epochs=2, batch_size=128, max_lr=1e-2),
     "speed_2ep_b256": dict(model="speed", filters=[24, 48], epochs=2, batch_size=256, max_lr=1e-2),
@@ -274,7 +295,7 @@ def export(study, path: Path) -> int:
     if not runs:
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # workers may export at the same time
     partial.write_text(json.dumps(data, indent=1) + "\n")
     partial.replace(path)  # a reader never sees half a file
     return len(runs)
@@ -282,18 +303,20 @@ def export(study, path: Path) -> int:
 
 # ------------------------------------------------------------------ the workers
 
-def train(recipe: dict, seed: int, x_train, y_train, validation_data):
+def train(recipe: dict, seed: int, x_train, y_train, validation_data, callbacks=()):
     """Train one recipe with one seed; returns (model, history, seconds)."""
     from mnist_helpers import cnn
 
     recipe = dict(recipe)
     if recipe.pop("model") == "final":
-        return cnn.train_final_cnn(x_train, y_train, validation_data, seed=seed, quiet=True, **recipe)
+        return cnn.train_final_cnn(x_train, y_train, validation_data, seed=seed, quiet=True, callbacks=callbacks,
+                                   **recipe)
     import keras
 
     keras.utils.set_random_seed(seed)
     model = cnn.build_speed_cnn(filters=recipe.pop("filters"))
-    return cnn.train_with_schedule(model, x_train, y_train, validation_data, quiet=True, **recipe)
+    return cnn.train_with_schedule(model, x_train, y_train, validation_data, quiet=True, callbacks=callbacks,
+                                   **recipe)
 
 
 def claim(study, store):
@@ -315,12 +338,17 @@ def claim(study, store):
     return None
 
 
-def work(storage: str, study_name: str, workers: int) -> int:
-    """One worker: train queued runs until the queue is empty; returns how many failed."""
+def work(storage: str, study_name: str, workers: int, export_path: Path | None = None) -> int:
+    """One worker: train queued runs until the queue is empty; returns how many failed.
+
+    After each finished run the study is exported to ``export_path`` (when given), so the file
+    holds every run finished so far, even if the search is stopped.
+    """
     import optuna
 
     import mnist_helpers as mh
     from mnist_helpers.timing import OtherCpuUse, machine_info
+    from mnist_helpers.training import AccuracyCurve
 
     study, store = open_study(storage, study_name, create=False)
     mh.setup_book()
@@ -337,9 +365,18 @@ def work(storage: str, study_name: str, workers: int) -> int:
         store.set_trial_user_attr(trial_id, "worker", {"host": socket.gethostname(), "pid": os.getpid()})
         n_train, n_val = plan["train_images"], plan["val_images"]
         try:
+            # Validation accuracy, off the training clock: after every epoch, and for the speed run's
+            # short recipes every quarter epoch (its time to 99% is read from this curve).
+            curve = AccuracyCurve(x_val[:n_val], y_val[:n_val], per_epoch=SPEED_EVALUATIONS
+                                  if plan["args"]["model"] == "speed" else 1)
             with OtherCpuUse() as other:
-                _, history, seconds = train(plan["args"], plan["seed"], x_train[:n_train], y_train[:n_train],
-                                            (x_val[:n_val], y_val[:n_val]))
+                model, _, seconds = train(plan["args"], plan["seed"], x_train[:n_train], y_train[:n_train], None,
+                                          callbacks=[curve])
+            seconds -= curve.evaluation_seconds
+            # Which validation images the final model gets wrong: two runs scored on the same images
+            # are compared by the images only one of them gets wrong (mnist_helpers.stats, McNemar).
+            wrong = np.flatnonzero(model.predict(x_val[:n_val], batch_size=1024, verbose=0).argmax(axis=1)
+                                   != y_val[:n_val])
         except BaseException as exc:  # recorded, so that the run is queued again; Ctrl-C still stops
             store.set_trial_user_attr(trial_id, "error", f"{type(exc).__name__}: {exc}"[:1000])
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
@@ -348,24 +385,30 @@ def work(storage: str, study_name: str, workers: int) -> int:
             print(f"{plan['recipe']:40} seed {plan['seed']}: failed: {type(exc).__name__}: {exc}", flush=True)
             failed += 1
             continue
-        val = history["val_accuracy"].round(4).tolist()
+        val = [round(a, 4) for e, a in zip(curve.epochs, curve.accuracy) if e == int(e)]
         timing = "" if workers == 1 else f"; beside {workers - 1} other worker(s): not a valid timing"
         print(f"{plan['recipe']:40} seed {plan['seed']}: val {val[-1]:.4f} (best {max(val):.4f}) in {seconds:.0f} s "
               f"({seconds / len(val):.1f} s/epoch; other processes used {other} of the CPUs{timing})", flush=True)
         run = {key: plan[key] for key in ("recipe", "candidate", "ablation", "seed", "args") if key in plan}
-        run.update(val_accuracy=val, train_seconds=round(seconds, 1), other_cpu_share=other.share,
+        run.update(val_accuracy=val, val_wrong=wrong.tolist(), train_seconds=round(seconds, 1),
+                   epoch_seconds=[round(t, 2) for t in curve.epoch_seconds], validation_off_clock=True,
+                   val_curve={"epochs": [round(e, 3) for e in curve.epochs],
+                              "seconds": [round(t, 1) for t in curve.seconds],
+                              "accuracy": [round(a, 4) for a in curve.accuracy]}, other_cpu_share=other.share,
                    steal_share=other.steal_share, workers=workers, timing_valid=workers == 1,
                    train_images=n_train, val_images=n_val, date=time.strftime("%Y-%m-%d"))
         store.set_trial_user_attr(trial_id, "run", run)
         store.set_trial_user_attr(trial_id, "machine", machine)
         study.tell(trial.number, values=val[-1])
+        if export_path is not None:
+            export(study, export_path)
     return failed
 
 
 def start_workers(args, storage: str, workers: int) -> int:
     """``workers`` processes of this script in worker mode, waited for; returns how many exited with an error."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--storage", storage,
-               "--study", args.study, "--workers", str(workers)]
+               "--study", args.study, "--workers", str(workers)] + ([] if args.quick else ["--export", args.export])
     env = dict(os.environ)
     if workers > 1:  # share the cores instead of each worker's thread pools fighting for all of them
         threads = str(max(1, (os.cpu_count() or 1) // workers))
@@ -433,8 +476,9 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args, recipes = parse_args(argv)
-    if args.worker:
-        return 1 if work(args.storage, args.study, args.workers) else 0
+    if args.worker:  # the export path is passed only when the search writes one (not --quick)
+        export_path = Path(args.export) if "--export" in (argv if argv is not None else sys.argv) else None
+        return 1 if work(args.storage, args.study, args.workers, export_path) else 0
     export_path = Path(args.export)
     # Checked before the store is opened: a bad --ablations stops here.
     plans = planned(recipes, args.only, args.ablations, args.seeds, args.quick, args.train_images, args.val_images)

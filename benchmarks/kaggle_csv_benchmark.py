@@ -22,10 +22,15 @@ Why the child reads ``VmHWM`` in ``/proc/self/status`` rather than the parent re
 ``getrusage(RUSAGE_CHILDREN).ru_maxrss``: on Linux a child's ``ru_maxrss`` keeps the high-water
 mark of the process it was forked from (this one, holding MNIST and the stand-in: ~380 MiB),
 so it would hide any load smaller than that; ``VmHWM`` is the peak of the child's own memory
-since its ``exec``. Elsewhere it falls back to ``ru_maxrss``. Run from the repository root,
-with ``MNIST_DATA`` set::
+since its ``exec``. Elsewhere it falls back to ``ru_maxrss``.
+
+Writes the figures and the machine to ``benchmarks/results/kaggle_csv.json``. Run from the
+repository root, with ``MNIST_DATA`` set::
 
     .venv/bin/python benchmarks/kaggle_csv_benchmark.py [--repeats N]
+
+``--quick`` builds 500- and 300-row files and loads each once (checks the script; writes only to
+``--out``).
 
 On a machine busy with other work the wall times grow with the load; the CPU times and the
 anchor, measured in the same run, are the figures to compare.
@@ -33,6 +38,8 @@ anchor, measured in the same run, are the figures to compare.
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import statistics
 import subprocess
 import sys
@@ -45,6 +52,10 @@ import pandas as pd
 
 import mnist_helpers as mh
 from mnist_helpers.checks import check_integer
+from mnist_helpers.timing import machine_info
+
+RESULTS = Path(__file__).resolve().parent / "results" / "kaggle_csv.json"
+QUICK_ROWS = (500, 300)
 
 # What a subprocess runs: the load (or nothing, for the baseline), then its own peak RSS in KiB.
 _CHILD = """
@@ -85,17 +96,23 @@ def peak_rss_mib(how: str, path: Path) -> float:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="loads per time measurement (default: 3)")
-    repeats = parser.parse_args(argv).repeats
+    parser.add_argument("--quick", action="store_true", help="500- and 300-row files, one load each; writes only "
+                        "to --out")
+    parser.add_argument("--out", type=Path, default=None, help=f"the JSON file to write (default: {RESULTS})")
+    args = parser.parse_args(argv)
     try:
-        check_integer(repeats, "--repeats", low=1)
+        repeats = check_integer(1 if args.quick else args.repeats, "--repeats", low=1)
     except ValueError as exc:
         parser.error(str(exc))
+    out = args.out or (None if args.quick else RESULTS)
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        standin = mh.kaggle.make_standin(folder, seed=0)
+        sizes = dict(zip(("n_train", "n_test"), QUICK_ROWS)) if args.quick else {}
+        standin = mh.kaggle.make_standin(folder, seed=0, **sizes)
         sizes = [path.stat().st_size / 1e6 for path in (standin.train_csv, standin.test_csv)]
-        print(f"stand-in written in {time.perf_counter() - start:.1f} s: train.csv {sizes[0]:.0f} MB, "
-              f"test.csv {sizes[1]:.0f} MB")
+        print(f"stand-in written in {time.perf_counter() - start:.1f} s: train.csv {sizes[0]:.1f} MB, "
+              f"test.csv {sizes[1]:.1f} MB")
         baseline = peak_rss_mib("import only", standin.train_csv)
         print(f"baseline process (Python + NumPy + pandas imported): peak RSS {baseline:.0f} MiB")
         print(f"{'':<36} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9}  (median of {repeats}; memory above baseline)")
@@ -105,7 +122,24 @@ def main(argv=None) -> None:
                 wall, cpu = median_seconds(load, repeats)
                 memory = peak_rss_mib(how, path) - baseline
                 print(f"{how + ' ' + name:<36} {wall:8.2f} {cpu:8.2f} {memory:9.0f}")
+                rows.append({"loader": how, "file": name, "rows": sum(1 for _ in open(path)) - 1,
+                             "megabytes": round(path.stat().st_size / 1e6, 2), "wall_seconds": round(wall, 3),
+                             "cpu_seconds": round(cpu, 3), "peak_mib_above_baseline": round(memory, 1)})
+    if out is None:
+        return
+    data = {"title": "Kaggle CSV loading", "date": datetime.date.today().isoformat(),
+            "description": "Median wall and CPU seconds of loading Kaggle-shaped CSV files with mh.load_kaggle_csv "
+                           "and with pd.read_csv alone (the anchor), and each load's peak memory in a fresh process "
+                           "above a baseline process's.",
+            "machine": machine_info(numpy=np.__version__, pandas=pd.__version__), "repeats": repeats,
+            "baseline_peak_mib": round(baseline, 1), "rows": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except mh.MnistNotFoundError as exc:  # the message lists the sources tried and how to fix it
+        raise SystemExit(f"error: {exc}") from None

@@ -160,10 +160,52 @@ def warmup_cosine_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e
     warmup_fraction = check_real(warmup_fraction, "warmup_fraction", low=0, high=1, high_open=True,
                                  hint=" (the share of all steps spent warming up)")
     total = epochs * steps_per_epoch
-    warmup = max(1, int(warmup_fraction * total))
+    warmup = _warmup_steps(total, warmup_fraction)
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=max_lr / 10, decay_steps=total - warmup, alpha=0.0,
         warmup_target=max_lr, warmup_steps=warmup)
+
+
+def _warmup_steps(total: int, warmup_fraction: float) -> int:
+    return max(1, int(warmup_fraction * total))  # at least one: Keras divides by it
+
+
+def warmup_cosine_lr(step, *, epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
+                     warmup_fraction: float = 0.2) -> np.ndarray:
+    """The learning rate of :func:`warmup_cosine_schedule` at optimizer step ``step``, in NumPy.
+
+    With :math:`T` = ``epochs * steps_per_epoch`` steps, :math:`W` = ``int(warmup_fraction * T)``
+    (at least 1) of them warming up, and :math:`\\eta` = ``max_lr``::
+
+        lr(t) = eta/10 + (eta - eta/10) * t / W                       for t < W
+        lr(t) = eta * (1 + cos(pi * min(t - W, T - W) / (T - W))) / 2  for t >= W
+
+    Step ``t`` is the number of updates made before this one (Keras' ``optimizer.iterations``), so
+    the first update uses ``lr(0) = eta / 10`` and the last ``lr(T - 1)``, just above 0.
+
+    Parameters
+    ----------
+    step : int or array of int, shape (n,)
+    epochs, steps_per_epoch, max_lr, warmup_fraction
+        As for :func:`warmup_cosine_schedule`.
+
+    Returns
+    -------
+    ndarray of float64, the shape of ``step``
+    """
+    epochs = check_integer(epochs, "epochs", low=1)
+    steps_per_epoch = check_integer(steps_per_epoch, "steps_per_epoch", low=1)
+    max_lr = check_real(max_lr, "max_lr", low=0, low_open=True)
+    warmup_fraction = check_real(warmup_fraction, "warmup_fraction", low=0, high=1, high_open=True)
+    t = np.asarray(step, dtype=np.float64)
+    if np.any(t < 0) or np.any(t != np.round(t)):
+        raise ValueError("step must hold whole numbers of updates, 0 or more")
+    total = epochs * steps_per_epoch
+    warmup = _warmup_steps(total, warmup_fraction)
+    decay = total - warmup
+    warming = max_lr / 10 + (max_lr - max_lr / 10) * t / warmup
+    cosine = max_lr * 0.5 * (1 + np.cos(np.pi * np.minimum(t - warmup, decay) / decay))
+    return np.where(t < warmup, warming, cosine)
 
 
 

@@ -10,6 +10,7 @@ seed k of model B, and the per-seed differences give a mean ± standard error.
 ``compare_seeds`` / ``compare_seeds_correct``: k seeds against k seeds (``SeedComparison``).
 ``summarize_accuracies``: mean ± sd of a set of seed accuracies (``AccuracySummary``).
 ``mcnemar_p``: the exact two-sided p-value from the two discordant counts.
+``select_fastest``: chapter 9's selection rule: the fastest recipe not shown worse than the best.
 Each result has ``as_row()`` (a plain dict for a table); ``to_frame`` makes a pandas table.
 Accuracies and differences are fractions (0.0123 is 1.23 percentage points).
 """
@@ -23,8 +24,8 @@ from scipy import stats as _scipy_stats
 
 from .checks import check_array, check_integer, check_labels, check_real
 
-__all__ = ["AccuracySummary", "PairedComparison", "SeedComparison", "compare", "compare_correct", "compare_seeds",
-           "compare_seeds_correct", "mcnemar_p", "summarize_accuracies", "to_frame"]
+__all__ = ["AccuracySummary", "PairedComparison", "SeedComparison", "Selection", "compare", "compare_correct",
+           "compare_seeds", "compare_seeds_correct", "mcnemar_p", "select_fastest", "summarize_accuracies", "to_frame"]
 
 
 def mcnemar_p(only_a_wrong: int, only_b_wrong: int) -> float:
@@ -273,3 +274,87 @@ def to_frame(rows):
     if not isinstance(rows, dict):
         raise TypeError(f"rows must be a dict {{label: result}}, got {type(rows).__name__}")
     return pd.DataFrame([result.as_row() for result in rows.values()], index=list(rows))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What :func:`select_fastest` chose, and why: one row per candidate in ``rows``."""
+
+    chosen: str
+    best: str
+    rows: dict
+
+    def as_frame(self):
+        """The rows as a pandas DataFrame, one per candidate, fastest first."""
+        import pandas as pd
+
+        frame = pd.DataFrame.from_dict(self.rows, orient="index")
+        return frame.sort_values("seconds", kind="stable")
+
+
+def select_fastest(correct, seconds, *, min_seeds: int = 3, se_multiple: float = 2.0, alpha: float = 0.05) -> Selection:
+    """The rule chapter 9 chooses recipes by: the fastest candidate that is not shown worse than the best.
+
+    The *best* candidate has the highest mean accuracy over its seeds. Every other candidate is
+    compared with it on the seeds both have, seed k with seed k (:func:`compare_seeds_correct`).
+    A candidate is **worse** only when both kinds of noise agree (as ``compare_seeds`` advises): its
+    mean paired difference is more than ``se_multiple`` standard errors below zero, *and* McNemar's
+    p on the pooled discordant counts is below ``alpha``. Otherwise it **ties** with the best. Of the
+    best and its ties, the one with the fewest ``seconds`` is chosen (the best on equal times).
+
+    Parameters
+    ----------
+    correct : dict ``{name: {seed: ndarray of bool, shape (n,)}}``
+        Per candidate and seed, True where the trained model classified validation image i
+        correctly; the same n images, in the same order, for every run.
+    seconds : dict ``{name: float}``
+        Each candidate's training time (the chapter uses median epoch time x epochs).
+    min_seeds : int, default 3
+        Fewer seeds than this, or fewer seeds shared with the best, is an error: a rule applied
+        to every candidate needs every candidate measured.
+    se_multiple, alpha : float
+        The two thresholds above.
+
+    Returns
+    -------
+    Selection
+        ``chosen`` and ``best`` names, and ``rows[name]``: ``mean``, ``sd``, ``seeds``,
+        ``difference`` and ``se`` (candidate minus best, fractions), ``only_candidate_wrong``,
+        ``only_best_wrong``, ``p_value``, ``seconds`` and ``verdict`` ("best", "tie" or "worse").
+    """
+    if not isinstance(correct, dict) or not correct:
+        raise TypeError("correct must be a non-empty dict {name: {seed: bool array of shape (n,)}}")
+    min_seeds = check_integer(min_seeds, "min_seeds", low=2)
+    se_multiple = check_real(se_multiple, "se_multiple", low=0)
+    alpha = check_real(alpha, "alpha", low=0, high=1)
+    missing = sorted(set(correct) - set(seconds))
+    if missing:
+        raise ValueError(f"seconds has no time for {', '.join(missing)}: give every candidate its training time")
+    runs = {}
+    for name, by_seed in correct.items():
+        if not isinstance(by_seed, dict) or len(by_seed) < min_seeds:
+            raise ValueError(f"candidate {name!r} has {len(by_seed) if isinstance(by_seed, dict) else 0} seed(s); "
+                             f"the rule needs at least {min_seeds} per candidate: train more seeds or drop it")
+        runs[name] = {seed: _check_correct(value, f"correct[{name!r}][{seed!r}]", 1) for seed, value in by_seed.items()}
+    means = {name: float(np.mean([row.mean() for row in by_seed.values()])) for name, by_seed in runs.items()}
+    best = max(means, key=means.get)  # the first of equals, in the dict's order
+    rows = {}
+    for name, by_seed in runs.items():
+        summary = summarize_accuracies([row.mean() for row in by_seed.values()])
+        row = {"mean": summary.mean, "sd": summary.sd, "seeds": summary.k, "difference": 0.0, "se": 0.0,
+               "only_candidate_wrong": 0, "only_best_wrong": 0, "p_value": 1.0,
+               "seconds": float(check_real(seconds[name], f"seconds[{name!r}]", low=0)), "verdict": "best"}
+        if name != best:
+            shared = [seed for seed in by_seed if seed in runs[best]]
+            if len(shared) < min_seeds:
+                raise ValueError(f"candidate {name!r} shares {len(shared)} seed(s) with the best, {best!r}; "
+                                 f"pairing seed k with seed k needs at least {min_seeds}: train the same seeds")
+            pair = compare_seeds_correct([by_seed[seed] for seed in shared], [runs[best][seed] for seed in shared])
+            worse = (pair.mean_difference < -se_multiple * pair.se_difference and pair.p_value < alpha
+                     and pair.only_a_wrong > pair.only_b_wrong)
+            row.update(difference=pair.mean_difference, se=pair.se_difference, only_candidate_wrong=pair.only_a_wrong,
+                       only_best_wrong=pair.only_b_wrong, p_value=pair.p_value, verdict="worse" if worse else "tie")
+        rows[name] = row
+    eligible = [name for name in rows if rows[name]["verdict"] != "worse"]
+    chosen = min(eligible, key=lambda name: (rows[name]["seconds"], name != best))
+    return Selection(chosen=chosen, best=best, rows=rows)

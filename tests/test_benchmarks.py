@@ -67,3 +67,36 @@ def test_augmentation_benchmark_quick(tmp_path, capsys):
     assert [row["model"] for row in rows] == ["three Keras layers", "one affine warp"]
     assert rows[0]["time_vs_three_layers"] == 1.0 and all(len(row["pass_seconds"]) == 2 for row in rows)
     assert rows[1]["time_vs_three_layers"] == pytest.approx(rows[1]["median_seconds"] / rows[0]["median_seconds"], abs=0.01)
+
+
+@pytest.mark.usefixtures("mnist")
+def test_kaggle_csv_benchmark_quick(tmp_path, capsys):
+    out = tmp_path / "kaggle_csv.json"
+    load_script("kaggle_csv_benchmark").main(["--quick", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "median of 1;" in printed and f"wrote {out}" in printed
+    rows = json.loads(out.read_text())["rows"]
+    assert [(row["loader"], row["file"], row["rows"]) for row in rows] == [
+        ("pd.read_csv", "train.csv", 500), ("load_kaggle_csv", "train.csv", 500),
+        ("pd.read_csv", "test.csv", 300), ("load_kaggle_csv", "test.csv", 300)]
+    for row in rows:  # each figure also printed, as the table's line for that load
+        line = next(line.split() for line in printed.splitlines() if line.startswith(f"{row['loader']} {row['file']}"))
+        assert float(line[2]) == pytest.approx(row["wall_seconds"], abs=0.006)
+        assert row["cpu_seconds"] >= 0 and row["megabytes"] > 0
+
+
+@pytest.mark.usefixtures("mnist")
+def test_epoch_profile_quick(tmp_path, capsys):
+    out = tmp_path / "epoch_profile.json"
+    load_script("epoch_profile").main(["--quick", "--out", str(out), "--only", "tiny model (step overhead)",
+                                       "final, steps_per_execution 16"])
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    variants = [row["variant"] for row in data["variants"]]
+    assert variants == ["Keras example (anchor)", "tiny model (step overhead)", "final, steps_per_execution 16"]
+    assert data["variants"][0]["time_vs_keras_example"] == 1.0
+    assert all(len(row["epoch_seconds"]) == 2 and row["images"] == 1280 for row in data["variants"])
+    layers = [row["layer"] for row in data["layers"]]
+    assert layers[0] == "add_channel" and layers[-1] == "probabilities" and "conv2b_bn" in layers
+    assert data["final_epoch_seconds"] is None  # "final CNN (today)" was not among the variants
+    assert "forward pass in training mode, per layer" in printed and f"wrote {out}" in printed

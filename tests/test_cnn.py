@@ -195,6 +195,27 @@ def test_warmup_cosine_schedule_warms_up_then_decays():
     assert rates[-1] < 1e-4
 
 
+@pytest.mark.parametrize("epochs, steps, fraction", [(10, 100, 0.2), (3, 7, 0.0), (1, 2, 0.5), (20, 430, 0.2)])
+def test_the_numpy_schedule_is_keras_schedule_at_every_step(epochs, steps, fraction):
+    keras_schedule = cnn.warmup_cosine_schedule(epochs, steps, max_lr=3e-3, warmup_fraction=fraction)
+    every_step = np.arange(epochs * steps + 3)  # and past the end, where both stay at the last step's 0
+    numpy_rates = cnn.warmup_cosine_lr(every_step, epochs=epochs, steps_per_epoch=steps, max_lr=3e-3,
+                                       warmup_fraction=fraction)
+    keras_rates = np.array([float(keras_schedule(step)) for step in every_step])
+    np.testing.assert_allclose(numpy_rates, keras_rates, rtol=1e-6, atol=1e-10)  # float32 in Keras
+    assert numpy_rates[0] == pytest.approx(3e-4) and numpy_rates[-1] == 0
+    # A schedule one step off (the step after, or the warm-up rounded up) fails the same check.
+    assert not np.allclose(cnn.warmup_cosine_lr(every_step + 1, epochs=epochs, steps_per_epoch=steps,
+                                                warmup_fraction=fraction), keras_rates, rtol=1e-6, atol=1e-10)
+
+
+def test_the_numpy_schedule_refuses_steps_that_are_not_counts():
+    with pytest.raises(ValueError, match="whole numbers of updates"):
+        cnn.warmup_cosine_lr([0, 1.5], epochs=2, steps_per_epoch=10)
+    with pytest.raises(ValueError, match="whole numbers of updates"):
+        cnn.warmup_cosine_lr(-1, epochs=2, steps_per_epoch=10)
+
+
 def test_train_final_cnn_runs_and_learns():
     (x, y), _ = mh.load_mnist()
     model, history, seconds = cnn.train_final_cnn(x[:1000], y[:1000], (x[1000:1500], y[1000:1500]),

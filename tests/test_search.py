@@ -72,6 +72,18 @@ def test_two_workers_train_every_run_once_and_a_second_search_trains_nothing(tmp
         assert (run["workers"], run["timing_valid"]) == (2, False)
         assert (run["train_images"], run["val_images"]) == (300, 200)
         assert run["train_seconds"] > 0 and 0 <= run["other_cpu_share"] <= 1
+        assert len(run["epoch_seconds"]) == 1 and 0 < run["epoch_seconds"][0] <= run["train_seconds"]
+        # The images the run gets wrong, for paired comparisons: as many as its accuracy says, each once.
+        wrong = run["val_wrong"]
+        assert len(wrong) == round(200 * (1 - run["val_accuracy"][-1])) and len(set(wrong)) == len(wrong)
+        assert all(0 <= i < 200 for i in wrong)
+        # Speed-run recipes are scored on validation every quarter epoch, off the training clock.
+        curve = run["val_curve"]
+        # Several evaluations in the one epoch (300 images are 3 or 5 steps here), the last at its end.
+        steps = -(-300 // run["args"]["batch_size"])
+        assert len(curve["epochs"]) == min(cnn_search.SPEED_EVALUATIONS, steps) > 1 and curve["epochs"][-1] == 1.0
+        assert curve["epochs"] == sorted(set(curve["epochs"])) and curve["accuracy"][-1] == run["val_accuracy"][-1]
+        assert curve["seconds"] == sorted(curve["seconds"]) and curve["seconds"][-1] <= run["train_seconds"] + 0.1
     exported = export.read_text()
 
     again = search(*command)

@@ -231,3 +231,53 @@ def test_to_frame_makes_one_row_per_label():
     assert list(frame.index) == ["same", "better"] and frame.loc["better", "only_b_wrong"] == 30
     with pytest.raises(TypeError, match=r"^rows must be a dict"):
         S.to_frame(list(rows.values()))
+
+
+def _runs(wrong_counts, n=5000, seed=0, base=None):
+    """{seed: correct} for seeds 0..k-1; seed k wrong on wrong_counts[k] images (beyond base's errors)."""
+    rng = np.random.default_rng(seed)
+    runs = {}
+    for k, count in enumerate(wrong_counts):
+        correct = np.ones(n, bool) if base is None else base[k].copy()
+        correct[rng.choice(np.flatnonzero(correct), count, replace=False)] = False
+        runs[k] = correct
+    return runs
+
+
+def test_select_fastest_takes_a_faster_tie_and_never_a_shown_worse_one():
+    best = _runs([20, 22, 21], seed=1)
+    tie = _runs([22, 21, 24], seed=2)  # a different 22 errors or so: as good within the noise
+    worse = _runs([38, 41, 44], seed=3, base=best)  # the best's errors and ~40 more, every seed
+    selection = S.select_fastest({"best": best, "tie": tie, "worse": worse},
+                                     {"best": 600.0, "tie": 300.0, "worse": 100.0})
+    assert (selection.best, selection.chosen) == ("best", "tie")
+    rows = selection.rows
+    assert [rows[name]["verdict"] for name in ("best", "tie", "worse")] == ["best", "tie", "worse"]
+    assert rows["worse"]["only_candidate_wrong"] == 38 + 41 + 44 and rows["worse"]["only_best_wrong"] == 0
+    assert rows["worse"]["difference"] == pytest.approx(-(38 + 41 + 44) / 3 / 5000)
+    assert rows["worse"]["p_value"] < 1e-20 and rows["tie"]["p_value"] > 0.05
+    assert list(selection.as_frame().index) == ["worse", "tie", "best"]  # fastest first
+    # Without the tie, the best itself is chosen over the faster but worse one.
+    assert S.select_fastest({"best": best, "worse": worse}, {"best": 600.0, "worse": 100.0}).chosen == "best"
+
+
+def test_select_fastest_needs_both_the_seeds_and_the_images_to_call_a_candidate_worse():
+    best = _runs([20, 20, 20], seed=1)
+    # Worse by the pooled images (p small) but not by the seeds: one seed far off, the others level.
+    uneven = _runs([0, 0, 60], seed=4, base=best)
+    rows = S.select_fastest({"best": best, "uneven": uneven}, {"best": 2.0, "uneven": 1.0}).rows
+    assert rows["uneven"]["p_value"] < 0.05 and rows["uneven"]["difference"] > -2 * rows["uneven"]["se"]
+    assert rows["uneven"]["verdict"] == "tie"
+
+
+def test_select_fastest_refuses_candidates_it_cannot_judge():
+    three, two = _runs([5, 6, 7]), _runs([5, 6])
+    with pytest.raises(ValueError, match="'short' has 2 seed.*at least 3 per candidate"):
+        S.select_fastest({"a": three, "short": two}, {"a": 1, "short": 1})
+    with pytest.raises(ValueError, match="seconds has no time for b"):
+        S.select_fastest({"a": three, "b": three}, {"a": 1})
+    other_seeds = {seed + 10: row for seed, row in _runs([9, 9, 9], seed=5).items()}
+    with pytest.raises(ValueError, match="shares 0 seed"):
+        S.select_fastest({"a": three, "b": other_seeds}, {"a": 1, "b": 1})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        S.select_fastest({}, {})

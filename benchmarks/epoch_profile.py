@@ -1,0 +1,210 @@
+"""Where the final CNN's training epoch goes, and what makes it cheaper: short timings on this machine.
+
+Two parts, both on the first ``--images`` training images (default 12,800: 100 steps of 128):
+
+* **variants**: each trains with ``model.fit`` for one warm-up epoch (tracing) and ``--repeats``
+  timed epochs; its figure is the median epoch time, as microseconds per image and as a ratio to
+  the Keras example's (the anchor, timed in the same run). The variants change one thing at a time
+  from the final CNN: the augmentation (one affine warp, none), batch normalization,
+  ``steps_per_execution``, the batch size, narrower convolutions. A "tiny model" row (a softmax
+  layer alone) measures what every step costs besides the network: feeding the batch, launching
+  the step, the metrics.
+* **layers**: the forward pass in training mode through each prefix of the final CNN (compiled,
+  batches of 128); the differences between consecutive prefixes are each layer's forward time.
+  The backward pass and Adam's update are the full step minus the forward pass.
+
+Only the timing of a change is measured here; whether it costs accuracy is a question for the
+validation split (``benchmarks/cnn_search.py``, at least 3 seeds per arm). Prints two tables and writes
+mnist_helpers/book_results/timings/epoch_profile.json. Run from the repository root on an idle
+machine (it waits until the load average is under 1)::
+
+    MNIST_DATA=../shared/data/mnist .venv/bin/python benchmarks/epoch_profile.py
+
+``--quick`` uses 1,280 images and 2 repeats, no idle wait, and writes only to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import mnist_helpers as mh
+from mnist_helpers.results import results_folder
+from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle
+
+RESULTS = results_folder() / "timings" / "epoch_profile.json"
+
+# name: (builder keyword arguments for cnn.build_final_cnn, or a special model; fit settings)
+VARIANTS = {
+    "Keras example (anchor)": dict(model="keras_example"),
+    "tiny model (step overhead)": dict(model="tiny"),
+    "final CNN (today)": dict(),
+    "final, one affine warp": dict(build=dict(affine_augmentation=True)),
+    "final, no augmentation": dict(build=dict(augment=False)),
+    "final, no batch norm": dict(build=dict(batch_norm=False)),
+    "final, steps_per_execution 16": dict(steps_per_execution=16),
+    "final, batch 256": dict(batch_size=256),
+    "final, one affine warp, batch 256": dict(build=dict(affine_augmentation=True), batch_size=256),
+    "final, filters 16-24-48": dict(build=dict(filters=(16, 24, 48))),
+    "final, filters 12-24-48": dict(build=dict(filters=(12, 24, 48))),
+}
+
+
+class EpochClock:
+    """A Keras callback that records each epoch's wall-clock seconds."""
+
+    def __new__(cls):
+        import keras
+
+        class _Clock(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seconds = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds.append(time.perf_counter() - self._start)
+
+        return _Clock()
+
+
+def build(spec: dict):
+    """The variant's model, built with seed 0."""
+    import keras
+
+    from mnist_helpers import cnn
+
+    keras.utils.set_random_seed(0)
+    if spec.get("model") == "keras_example":
+        return cnn.build_keras_example_convnet()
+    if spec.get("model") == "tiny":
+        inputs = keras.Input(shape=(28, 28))
+        x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+        return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x), name="tiny")
+    return cnn.build_final_cnn(seed=0, **spec.get("build", {}))
+
+
+def epoch_seconds(spec: dict, x, y, repeats: int) -> list[float]:
+    """Seconds of each timed epoch (after one warm-up epoch) of ``model.fit`` as the book trains it."""
+    import keras
+
+    from mnist_helpers import cnn
+
+    model = build(spec)
+    batch_size = spec.get("batch_size", 128)
+    if spec.get("model") in ("keras_example", "tiny"):
+        optimizer = keras.optimizers.Adam()  # the Keras example as published: constant rate
+    else:
+        optimizer = keras.optimizers.Adam(cnn.warmup_cosine_schedule(
+            1 + repeats, cnn.steps_per_epoch(len(x), batch_size), max_lr=cnn.FINAL_MAX_LR))
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=spec.get("steps_per_execution", 1))
+    clock = EpochClock()
+    mh.fit(model, x, y, epochs=1 + repeats, batch_size=batch_size, quiet=True, callbacks=[clock])
+    return clock.seconds[1:]
+
+
+def layer_forward_seconds(x, repeats: int) -> list[dict]:
+    """Forward time in training mode of each layer of the final CNN (differences of prefix models)."""
+    import keras
+    import tensorflow as tf
+
+    model = build({})
+    batches = [tf.constant(x[i:i + 128]) for i in range(0, len(x) - 127, 128)]  # full batches only
+    rows, previous = [], 0.0
+    for layer in model.layers[1:]:  # the Input layer holds no computation
+        prefix = keras.Model(model.inputs, layer.output)
+        step = tf.function(lambda batch, prefix=prefix: prefix(batch, training=True), autograph=False)
+        step(batches[0])  # trace before the clock starts
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for batch in batches:
+                step(batch)
+            times.append(time.perf_counter() - start)
+        total = statistics.median(times)
+        rows.append({"layer": layer.name, "forward_seconds_to_here": round(total, 4),
+                     "forward_seconds": round(max(total - previous, 0.0), 4)})
+        previous = total
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=12_800, help="training images per epoch (default 12,800)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed epochs per variant (default 5)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(VARIANTS), help="these variants only")
+    parser.add_argument("--quick", action="store_true", help="1,280 images, 2 repeats; writes only to --out")
+    parser.add_argument("--out", type=Path, default=None, help=f"results file (default {RESULTS})")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.repeats = 1280, 2
+    if args.images < 256 or args.repeats < 1:
+        parser.error(f"--images must be at least 256 and --repeats at least 1, got {args.images} and {args.repeats}")
+    out = args.out if args.quick else (args.out or RESULTS)
+    mh.setup_book()
+    (x_train, y_train), _ = mh.load_mnist()
+    x, y = x_train[:args.images], y_train[:args.images]
+    load_at_start = load_average() if args.quick else wait_until_idle()
+    names = args.only or list(VARIANTS)
+    if "Keras example (anchor)" not in names:
+        names.insert(0, "Keras example (anchor)")  # every ratio needs the anchor of the same run
+    rows = []
+    for name in names:
+        with OtherCpuUse() as other:
+            times = epoch_seconds(VARIANTS[name], x, y, args.repeats)
+        median = statistics.median(times)
+        rows.append({"variant": name, **{k: v for k, v in VARIANTS[name].items() if k != "model"},
+                     "images": len(x), "epoch_seconds": [round(t, 3) for t in times],
+                     "median_epoch_seconds": round(median, 3),
+                     "microseconds_per_image": round(1e6 * median / len(x), 1), "other_cpu_share": other.share})
+        print(f"{name:36} {1e6 * median / len(x):7.1f} us/image (median of {len(times)} epochs; "
+              f"other CPU use {other})", flush=True)
+    anchor = rows[0]["median_epoch_seconds"]
+    for row in rows:
+        row["time_vs_keras_example"] = round(row["median_epoch_seconds"] / anchor, 2)
+    print(f"\n{'variant':36} {'us/image':>9} {'vs Keras example':>17}")
+    for row in rows:
+        print(f"{row['variant']:36} {row['microseconds_per_image']:9.1f} {row['time_vs_keras_example']:17.2f}")
+
+    with OtherCpuUse() as other:
+        layers = layer_forward_seconds(x, args.repeats)
+    full_step = next((r["median_epoch_seconds"] for r in rows if r["variant"] == "final CNN (today)"), None)
+    forward = layers[-1]["forward_seconds_to_here"]
+    print(f"\nforward pass in training mode, per layer ({len(x):,} images; other CPU use {other}):")
+    for row in layers:
+        row["share_of_forward"] = round(row["forward_seconds"] / forward, 3) if forward else None
+        print(f"  {row['layer']:16} {row['forward_seconds']:7.3f} s  {row['share_of_forward'] or 0:6.1%}")
+    if full_step is not None:
+        print(f"forward {forward:.2f} s of a training epoch's {full_step:.2f} s; the backward pass, Adam's update "
+              f"and the step overhead take the other {full_step - forward:.2f} s")
+    if out is None:
+        return
+    import keras
+    import tensorflow as tf
+
+    data = {"title": "Epoch profile", "date": datetime.date.today().isoformat(),
+            "description": "Median epoch time of the final CNN and of variants that change one thing (timing only; "
+                           "accuracy is chosen on validation elsewhere), against the Keras example in the same run; "
+                           "and the forward pass in training mode per layer.",
+            "machine": machine_info(tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__),
+            "load_average_at_start": load_at_start, "images": len(x), "repeats": args.repeats,
+            "variants": rows, "layers": layers, "layers_other_cpu_share": other.share,
+            "final_epoch_seconds": full_step, "final_forward_seconds": forward}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1, default=list) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (mh.MnistNotFoundError, TimeoutError) as exc:
+        raise SystemExit(f"error: {exc}") from None
