@@ -10,9 +10,9 @@ of run:
 
 The runs live in an Optuna study (one trial per run; the recipe in full, the validation accuracy
 per epoch (measured off the training clock; for speed-run recipes also every quarter epoch, in
-``val_curve`` with the training seconds so far), the validation images the final model gets wrong (``val_wrong``, their indices: what a
-paired comparison of two runs needs), the training seconds, each epoch's seconds and the
-machine's other CPU use are the trial's attributes). The
+``val_curve`` with the training seconds so far), the validation images the final model gets
+wrong (``val_wrong``, their indices: what a paired comparison of two runs needs), the training
+seconds, each epoch's seconds and the machine's other CPU use are the trial's attributes). The
 script puts every asked-for run that the study does not hold yet in the study's queue; its workers,
 ``--workers N`` processes here, each take the next queued run, train it and record it. Optuna's
 storage hands each queued run to exactly one worker, so workers on several machines can share one
@@ -26,8 +26,12 @@ candidate with at least 3 seeds): ``mnist_helpers.stats.select_fastest``: the be
 the highest mean validation accuracy; another is *worse* only if its paired difference from the
 best (seed k with seed k) is more than 2 SE below zero and McNemar's p on the pooled discordant
 images is under 0.05; of the best and the candidates not worse, the fastest (median epoch time x
-epochs) is chosen. A new round of candidates goes to its own ``--study`` and ``--export`` file
-until chapter 9 reads it.
+epochs) is chosen. The speed run's rule: of the speed-run candidates with at least 3 seeds whose
+every seed keeps 99.0% validation accuracy from some evaluation to the end, the one with the
+smallest mean sustained time to 99.0% (``val_curve``, training seconds). Ablations of the chosen
+recipe use other seeds than the runs that chose it (3, 4, 5), its own reference arm included. A new
+round of candidates goes to its own ``--study`` and ``--export`` file until chapter 9 reads it
+(2026-12-03: ``--study choice --export mnist_helpers/book_results/search/choice.json``).
 
 The store (``--storage``): by default the journal file ``benchmarks/cnn_search.journal`` (not
 committed: the JSON is the record), safe for many processes on one machine, and on a shared NFS
