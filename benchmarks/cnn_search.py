@@ -84,18 +84,17 @@ SPEED_EVALUATIONS = 4  # validation evaluations per epoch of a speed-run recipe 
 # cnn.build_speed_cnn trained by cnn.train_with_schedule (no augmentation, no dropout).
 _WIDE, _NARROW = [24, 48, 96], [16, 32, 64]
 RECIPES = {
-    "reference_30ep": dict(model="final", filters=_WIDE, epochs=30, batch_size=128, max_lr=3e-3),
-    "15ep": dict(model="final", filters=_WIDE, epochs=15, batch_size=128, max_lr=3e-3),
+    # Run on 2026-11-26 (one or two seeds, on another processor): the earlier round's record.
     "batch256_15ep": dict(model="final", filters=_WIDE, epochs=15, batch_size=256, max_lr=4e-3),
     "narrow_20ep": dict(model="final", filters=_NARROW, epochs=20, batch_size=128, max_lr=3e-3),
-    "narrow_30ep": dict(model="final", filters=_NARROW, epochs=30, batch_size=128, max_lr=3e-3),
-    # One warp per image (DigitAffineAugmentation) in place of Keras' three layers, same ranges; and
-    # half the epochs, with either augmentation (the faster-training issue's candidates).
-    "narrow_20ep_affine": dict(model="final", filters=_NARROW, epochs=20, batch_size=128, max_lr=3e-3,
-                               affine_augmentation=True),
+    # The round of 2026-12-03 (study "choice", 3 seeds each): today's recipe (narrow_20ep) against half
+    # the epochs, with Keras' three augmentation layers or one affine warp per image
+    # (DigitAffineAugmentation, same ranges), and the warp with batches of 256 (peak rate x 4/3).
     "narrow_10ep": dict(model="final", filters=_NARROW, epochs=10, batch_size=128, max_lr=3e-3),
     "narrow_10ep_affine": dict(model="final", filters=_NARROW, epochs=10, batch_size=128, max_lr=3e-3,
                                affine_augmentation=True),
+    "narrow_10ep_affine_b256": dict(model="final", filters=_NARROW, epochs=10, batch_size=256, max_lr=4e-3,
+                                    affine_augmentation=True),
     "speed_1ep_b128": dict(model="speed", filters=[24, 48], epochs=1, batch_size=128, max_lr=1e-2),
     "speed_2ep_b128": dict(model="speed", filters=[24, 48], epochs=2, batch_size=128, max_lr=1e-2),
     "speed_2ep_b256": dict(model="speed", filters=[24, 48], epochs=2, batch_size=256, max_lr=1e-2),

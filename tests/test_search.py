@@ -144,7 +144,7 @@ def test_a_run_left_running_by_a_dead_worker_is_queued_again(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--only", "no_such_recipe"], "no recipe named 'no_such_recipe': choose from reference_30ep"),
+    (["--only", "no_such_recipe"], "no recipe named 'no_such_recipe': choose from batch256_15ep"),
     (["--workers", "0"], "--workers must be 1 or more, got 0"),
     (["--train-images", "300"], "runs on fewer images are checks, not chapter 9's evidence"),
     (["--ablations", "speed_1ep_b128", "--quick"], "--ablations needs a final-CNN candidate"),
