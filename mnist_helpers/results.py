@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime
 import importlib.resources
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -449,6 +448,8 @@ def record_results(name: str, rows: list[dict], *, title: str, chapter: str, des
 def seed_summary(accuracies) -> dict:
     """Mean, sample standard deviation (n - 1), min and max of one recipe's results over seeds.
 
+    ``mnist_helpers.stats.summarize_accuracies`` as a plain dict for a results file, rounded.
+
     Parameters
     ----------
     accuracies : sequence of float, length >= 2
@@ -458,11 +459,8 @@ def seed_summary(accuracies) -> dict:
     -------
     dict with ``mean``, ``sd``, ``min``, ``max`` (rounded to 4 decimals) and ``n``.
     """
-    values = [check_real(a, f"accuracies[{i}]", low=0, high=1, hint=" (a fraction, not a percentage)")
-              for i, a in enumerate(accuracies)]
-    if len(values) < 2:
-        raise ValueError(f"a spread needs at least 2 seeds, got {len(values)}")
-    mean = sum(values) / len(values)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return {"mean": round(mean, 4), "sd": round(sd, 4), "min": round(min(values), 4),
-            "max": round(max(values), 4), "n": len(values)}
+    from .stats import summarize_accuracies  # here: SciPy loads only when a summary is made
+
+    summary = summarize_accuracies(list(accuracies))
+    return {"mean": round(summary.mean, 4), "sd": round(summary.sd, 4), "min": round(summary.min, 4),
+            "max": round(summary.max, 4), "n": summary.k}
