@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import statistics
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 import mnist_helpers as mh
 from mnist_helpers.results import results_folder
-from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle
+from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle, write_timing_file
 
 RESULTS = results_folder() / "timings" / "augmentation.json"
 BATCH_SIZE = 128
@@ -93,9 +92,7 @@ def main(argv=None) -> None:
                            "affine warp drawn from the same ranges.",
             "machine": machine_info(tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__),
             "load_average_at_start": load_at_start, "rows": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_timing_file(out, data)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import statistics
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 
 import mnist_helpers as mh
 from mnist_helpers.results import results_folder
-from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle
+from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle, write_timing_file
 
 RESULTS = results_folder() / "timings" / "epoch_profile.json"
 
@@ -222,9 +221,7 @@ def main(argv=None) -> None:
             "variants": rows, "variants_other_cpu_share": variants_other.share,
             "layers": layers, "layers_other_cpu_share": other.share,
             "final_epoch_seconds": full_step, "final_forward_seconds": forward}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1, default=list) + "\n")
-    print(f"wrote {out}")
+    write_timing_file(out, data)
 
 
 if __name__ == "__main__":

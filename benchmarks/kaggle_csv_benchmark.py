@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import statistics
 import subprocess
 import sys
@@ -52,7 +51,7 @@ import pandas as pd
 
 import mnist_helpers as mh
 from mnist_helpers.checks import check_integer
-from mnist_helpers.timing import machine_info
+from mnist_helpers.timing import machine_info, write_timing_file
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kaggle_csv.json"
 QUICK_ROWS = (500, 300)
@@ -133,9 +132,7 @@ def main(argv=None) -> None:
                            "above a baseline process's.",
             "machine": machine_info(numpy=np.__version__, pandas=pd.__version__), "repeats": repeats,
             "baseline_peak_mib": round(baseline, 1), "rows": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_timing_file(out, data)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import numpy as np
 
 from mnist_helpers.checks import check_integer
 from mnist_helpers.predict import sample_digit_files
-from mnist_helpers.timing import load_average, machine_info
+from mnist_helpers.timing import load_average, machine_info, write_timing_file
 
 RESULTS = Path(__file__).resolve().parent / "results" / "predict.json"
 TARGET_SECONDS = 1.0
@@ -136,9 +135,7 @@ def main(argv=None) -> int:
                 "image": IMAGE.name, "targets": {"numpy_seconds": TARGET_SECONDS, "numpy_peak_mb": TARGET_MB},
                 "rows": rows, "load_average_before": load_before, "load_average_after": load_average(),
                 "machine": machine_info(numpy=np.__version__)}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf8")
-        print(f"wrote {out}")
+        write_timing_file(out, data)
     return 0
 
 

@@ -7,6 +7,7 @@ how much of the machine other processes (and the hypervisor) used while a block 
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -123,3 +124,18 @@ def wait_until_idle(max_load: float = 1.0, timeout_seconds: float = 900.0, poll_
         time.sleep(poll_seconds)
         load = load_average()
     return load
+
+
+def write_timing_file(path: str | os.PathLike, data: dict) -> Path:
+    """Write a benchmark's timing record as JSON (folders made, the file replaced whole) and say so.
+
+    A reader never sees half a file: it is written beside its target, then renamed over it.
+    Returns the path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(data, indent=1, default=list) + "\n", encoding="utf8")
+    partial.replace(path)
+    print(f"wrote {path}")
+    return path

@@ -1,7 +1,10 @@
 """The benchmarks' timing tools (mnist_helpers.timing): how idle the machine was, and waiting for it."""
+import json
 from pathlib import Path
 
 import pytest
+
+from mnist_helpers import timing
 
 
 def test_other_cpu_use_counts_every_process_but_this_one(monkeypatch):
@@ -62,3 +65,12 @@ def test_wait_until_idle_waits_for_the_load_to_fall_and_gives_up_with_a_clear_er
 
     monkeypatch.delattr(timing.os, "getloadavg")  # not Unix: nothing to wait for, nothing to record
     assert timing.load_average() == [] and timing.wait_until_idle(log=said.append) == []
+
+
+def test_write_timing_file_makes_folders_replaces_whole_and_says_so(tmp_path, capsys):
+    target = tmp_path / "new" / "folder" / "t.json"
+    assert timing.write_timing_file(target, {"rows": [1, 2], "shape": (28, 28)}) == target
+    assert json.loads(target.read_text()) == {"rows": [1, 2], "shape": [28, 28]}
+    timing.write_timing_file(target, {"rows": []})  # a second write replaces the first, nothing left beside it
+    assert json.loads(target.read_text()) == {"rows": []} and [p.name for p in target.parent.iterdir()] == ["t.json"]
+    assert capsys.readouterr().out == f"wrote {target}\nwrote {target}\n"
