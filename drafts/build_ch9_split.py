@@ -571,9 +571,85 @@ are deterministic on one processor. The results page shows that run, spread incl
 The full run saves the model of seed 0 as the package's shipped model (`mnist_helpers/model/`), with a
 metrics file from which its model card is generated, and writes this chapter's results for the book's
 results page. Chapter 10 uses that model.'''),
-    # TODO (next session): old cell 57 adapted (model card recipe text from the chosen augmentation and batch;
-    # record_results without the original-model rows, which chapter 9 records), summary, exercises
-    # ch09-best-seed (old 62, second half) and ch09-how-many-seeds fixed, RUN_TIMES.
+    code('''if not mh.fast_mode():  # the full run ships seed 0's model, with its metrics and model card
+    augmentation_text = ("one affine warp per image" if recipes.FINAL_AFFINE_AUGMENTATION else "Keras' three layers")
+    final.save(predict.DEFAULT_MODEL)
+    mh.model_card.write_metrics({
+        "notebook": "notebooks/09b_choosing_the_cnn.ipynb", "date": datetime.date.today().isoformat(),
+        "test_accuracy": seeds_table.loc[0, "test accuracy"], "test_errors": int(seeds_table.loc[0, "test errors"]),
+        "test_images": len(x_test), "train_images": len(x_train_all), "epochs": FINAL_EPOCHS,
+        "batch_size": cnn.FINAL_BATCH_SIZE, "seed": 0, "params": final.count_params(),
+        "recipe": f"filters {'-'.join(map(str, cnn.FINAL_FILTERS))}, Adam with warm-up + cosine decay to a peak "
+                  f"learning rate of {cnn.FINAL_MAX_LR:g}, batches of {cnn.FINAL_BATCH_SIZE}, augmentation "
+                  f"({augmentation_text}): rotation 10 degrees, shift 10%, zoom 10%",
+        "train_seconds": seeds_table.loc[0, "train min"] * 60, "cpus": os.cpu_count(), "keras": keras.__version__,
+        "validation_images": len(x_val), "validation_accuracy": float(top["mean"]),
+        "seeds": N_SEEDS, "seed_mean_test_accuracy": final_stats["mean"], "seed_sd_test_accuracy": final_stats["sd"],
+        "seed_min_test_accuracy": final_stats["min"], "seed_max_test_accuracy": final_stats["max"]})
+final_row = {"train_images": len(x_train_all), "params": final.count_params(), "epochs": FINAL_EPOCHS}
+mh.record_results("09b_choosing_the_cnn", [
+    {"model": f"final CNN, mean of {N_SEEDS} seeds", "test_accuracy": final_stats["mean"],
+     "test_accuracy_sd": final_stats["sd"], "test_accuracy_min": final_stats["min"],
+     "test_accuracy_max": final_stats["max"], "seeds": list(range(N_SEEDS)),
+     "train_seconds": seeds_table["train min"].mean() * 60, **final_row},
+    {"model": "final CNN, seed 0 (the shipped model)", "test_accuracy": seeds_table.loc[0, "test accuracy"],
+     "train_seconds": seeds_table.loc[0, "train min"] * 60, **final_row},
+    {"model": f"final CNN, ensemble of {N_SEEDS} seeds", "test_accuracy": ensemble_test_acc,
+     "train_seconds": seeds_table["train min"].sum() * 60, "train_images": len(x_train_all)},
+    {"model": f"speed run, mean of {N_SEEDS} seeds ({cnn.SPEED_EPOCHS} epochs)", "test_accuracy": speed_stats["mean"],
+     "test_accuracy_sd": speed_stats["sd"], "test_accuracy_min": speed_stats["min"],
+     "test_accuracy_max": speed_stats["max"], "seeds": list(range(N_SEEDS)),
+     "train_seconds": speed_seeds["train s"].mean(), "train_images": len(x_train_all), "epochs": cnn.SPEED_EPOCHS},
+], title="Choosing and measuring the CNN", chapter="09b_choosing_the_cnn",
+   description="Chapter 9b: the final CNN over seeds, seed 0 (shipped) and their ensemble; the speed run over seeds.");''',
+         ("nbval-ignore-output", "remove-cell"), hidden=True),
+    md('''## Summary
+
+* The recipe was chosen on the validation split by a rule fixed before the runs: the fastest candidate
+  not shown worse than the best, by the seed-paired difference and by McNemar's test together. It chose
+  <!-- glue choice_chosen -->?<!-- /glue -->, <!-- glue choice_chosen_min:.1f -->?<!-- /glue --> min of training against <!-- glue choice_best_min:.1f -->?<!-- /glue --> for the most
+  accurate candidate.
+* With 3 seeds per arm, removing a part costs accuracy for: <!-- glue ablation_costs -->?<!-- /glue -->; the other
+  parts' effects are too small for this table to resolve.
+* Over <!-- glue seeds_n -->?<!-- /glue --> seeds the final recipe scores <!-- glue seeds_mean:.2% -->?<!-- /glue --> ± <!-- glue seeds_sd:.2% -->?<!-- /glue --> on the
+  test set; an ensemble of them <!-- glue ensemble_acc:.2% -->?<!-- /glue -->. The shipped model is seed 0, chosen in advance.
+* A small network trained for <!-- glue speed_epochs -->?<!-- /glue --> epoch(s) reaches <!-- glue speed_mean:.2% -->?<!-- /glue --> in <!-- glue speed_seconds:.0f -->?<!-- /glue --> s.
+
+## Exercises'''),
+    md(src(62)[src(62).index(":::{exercise}\n:label: ch09-best-seed"):]),
+    md(''':::{exercise}
+:label: ch09-how-many-seeds
+
+Two recipes differ by 0.05 points in mean *validation* accuracy. With the seed-to-seed standard
+deviation of the final recipe measured above, roughly how many seeds of each would you need to tell
+them apart, and how often would you succeed?
+:::
+
+:::{solution-start} ch09-how-many-seeds
+:class: dropdown
+:::
+A difference of two means of $n$ seeds each has a standard error of $\\sigma\\sqrt{2/n}$. Calling a
+difference "real" when it exceeds two standard errors, a true difference $\\delta$ sits exactly at the
+threshold when $n = 8\\sigma^2/\\delta^2$, and is then detected only about half of the time (the estimate
+falls on either side of the threshold). Detecting it 80% of the time needs the threshold about 0.84
+standard errors below $\\delta$: $n \\approx 2(2 + 0.84)^2\\sigma^2/\\delta^2 \\approx 16\\sigma^2/\\delta^2$.
+The test-set spread is used here as a stand-in for the validation spread (the two are close for the
+same recipe), unrounded:'''),
+    code('''delta = 0.0005
+sd = float(np.std(seeds_table["test accuracy"], ddof=1))  # unrounded, unlike final_stats
+half, most = (int(np.ceil(k * sd ** 2 / delta ** 2)) for k in (8, 2 * (2 + 0.84) ** 2))
+print(f"sd between seeds {sd:.5f}: about {half} seeds of each for a 50% chance, {most} for 80%")
+assert most > half
+mh.glue("seeds_needed_half", half, display=False)
+mh.glue("seeds_needed_most", most, display=False)''', ("nbval-ignore-output",)),
+    md('''With the spread measured in the full run: about <!-- glue seeds_needed_half -->?<!-- /glue --> seeds of each recipe to
+detect such a difference half of the time, <!-- glue seeds_needed_most -->?<!-- /glue --> to detect it four times in five.
+This chapter's tables use 3 per arm: differences of a few hundredths of a point between their rows are
+left unresolved, as the tables say.
+
+:::{solution-end}
+:::'''),
+    RUN_TIMES,
 ]
 
 if __name__ == "__main__":
