@@ -411,7 +411,7 @@ def work(storage: str, study_name: str, workers: int, export_path: Path | None =
 def start_workers(args, storage: str, workers: int) -> int:
     """``workers`` processes of this script in worker mode, waited for; returns how many exited with an error."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--storage", storage,
-               "--study", args.study, "--workers", str(workers)] + ([] if args.quick else ["--export", args.export])
+               "--study", args.study, "--workers", str(workers)] + ([] if args.quick else ["--worker-export", args.export])
     env = dict(os.environ)
     if workers > 1:  # share the cores instead of each worker's thread pools fighting for all of them
         threads = str(max(1, (os.cpu_count() or 1) // workers))
@@ -456,6 +456,8 @@ def parse_args(argv=None):
     parser.add_argument("--val-images", type=int, default=VAL_IMAGES,
                         help="score on the first N of the 5,000 validation images (a check; default all)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one worker process
+    # where a worker exports after each run: given by the search that starts it, never with --quick
+    parser.add_argument("--worker-export", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     recipes = read_recipes(args.recipes)
     unknown = [name for name in (args.only or []) + ([args.ablations] if args.ablations else []) if name not in recipes]
@@ -479,8 +481,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args, recipes = parse_args(argv)
-    if args.worker:  # the export path is passed only when the search writes one (not --quick)
-        export_path = Path(args.export) if "--export" in (argv if argv is not None else sys.argv) else None
+    if args.worker:
+        export_path = Path(args.worker_export) if args.worker_export else None
         return 1 if work(args.storage, args.study, args.workers, export_path) else 0
     export_path = Path(args.export)
     # Checked before the store is opened: a bad --ablations stops here.

@@ -57,24 +57,22 @@ VARIANTS = {
 }
 
 
-class EpochClock:
-    """A Keras callback that records each epoch's wall-clock seconds."""
+def epoch_clock():
+    """A Keras callback whose ``seconds`` lists each epoch's wall-clock time (Keras imported on first use)."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class EpochClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
 
-        class _Clock(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.seconds = []
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
 
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds.append(time.perf_counter() - self._start)
-
-        return _Clock()
+    return EpochClock()
 
 
 def build(spec: dict):
@@ -113,7 +111,7 @@ def compiled(spec: dict, x, repeats: int):
 
 def one_epoch(model, spec: dict, x, y) -> float:
     """Seconds of one epoch of ``model.fit`` (the model keeps training where it stopped)."""
-    clock = EpochClock()
+    clock = epoch_clock()
     mh.fit(model, x, y, epochs=1, batch_size=spec.get("batch_size", 128), quiet=True, callbacks=[clock])
     return clock.seconds[0]
 

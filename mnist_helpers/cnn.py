@@ -154,20 +154,21 @@ def warmup_cosine_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e
     Not fast.ai's one-cycle policy: that one also cycles the momentum (Adam's beta_1) against
     the learning rate; this schedule leaves the optimizer's momentum alone.
     """
+    total, warmup, max_lr = _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=max_lr / 10, decay_steps=total - warmup, alpha=0.0,
+        warmup_target=max_lr, warmup_steps=warmup)
+
+
+def _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction) -> tuple[int, int, float]:
+    """The schedule's arguments checked: (total steps, warm-up steps, peak rate)."""
     epochs = check_integer(epochs, "epochs", low=1)
     steps_per_epoch = check_integer(steps_per_epoch, "steps_per_epoch", low=1)
     max_lr = check_real(max_lr, "max_lr", low=0, low_open=True)
     warmup_fraction = check_real(warmup_fraction, "warmup_fraction", low=0, high=1, high_open=True,
                                  hint=" (the share of all steps spent warming up)")
     total = epochs * steps_per_epoch
-    warmup = _warmup_steps(total, warmup_fraction)
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=max_lr / 10, decay_steps=total - warmup, alpha=0.0,
-        warmup_target=max_lr, warmup_steps=warmup)
-
-
-def _warmup_steps(total: int, warmup_fraction: float) -> int:
-    return max(1, int(warmup_fraction * total))  # at least one: Keras divides by it
+    return total, max(1, int(warmup_fraction * total)), max_lr  # at least one warm-up step: Keras divides by it
 
 
 def warmup_cosine_lr(step, *, epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
@@ -193,15 +194,10 @@ def warmup_cosine_lr(step, *, epochs: int, steps_per_epoch: int, max_lr: float =
     -------
     ndarray of float64, the shape of ``step``
     """
-    epochs = check_integer(epochs, "epochs", low=1)
-    steps_per_epoch = check_integer(steps_per_epoch, "steps_per_epoch", low=1)
-    max_lr = check_real(max_lr, "max_lr", low=0, low_open=True)
-    warmup_fraction = check_real(warmup_fraction, "warmup_fraction", low=0, high=1, high_open=True)
+    total, warmup, max_lr = _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction)
     t = np.asarray(step, dtype=np.float64)
     if np.any(t < 0) or np.any(t != np.round(t)):
         raise ValueError("step must hold whole numbers of updates, 0 or more")
-    total = epochs * steps_per_epoch
-    warmup = _warmup_steps(total, warmup_fraction)
     decay = total - warmup
     warming = max_lr / 10 + (max_lr - max_lr / 10) * t / warmup
     cosine = max_lr * 0.5 * (1 + np.cos(np.pi * np.minimum(t - warmup, decay) / decay))
