@@ -2,8 +2,8 @@
 
 (a) the Keras code example "Simple MNIST convnet" (batch 128, 15 epochs, as published),
 (b) the original model this book grew from (Adam, 5 epochs),
-(c) the book's final CNN (chapter 9's recipe),
-(d) the speed run: the fastest recipe chapter 9 found to reach 99% (``cnn.build_speed_cnn``).
+(c) the book's final CNN (the recipe chapter 9b chooses),
+(d) the speed run: the fastest recipe chapter 9b found to keep 99% (``cnn.build_speed_cnn``).
 
 Each trains on the 60,000 training images (the Keras example holds out 10%, as published) and
 its final model is tested once on the 10,000 test images. During training the test accuracy is

@@ -312,6 +312,9 @@ def train(recipe: dict, seed: int, x_train, y_train, validation_data, callbacks=
 
     recipe = dict(recipe)
     if recipe.pop("model") == "final":
+        # A recipe without the key predates the warp and means Keras' three augmentation layers, whatever
+        # the package's default is today.
+        recipe.setdefault("affine_augmentation", False)
         return cnn.train_final_cnn(x_train, y_train, validation_data, seed=seed, quiet=True, callbacks=callbacks,
                                    **recipe)
     import keras

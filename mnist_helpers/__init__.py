@@ -19,7 +19,7 @@ The most used functions are available at the top level (``mh.load_mnist``, ``mh.
 ``convolution``    2-D convolution and pooling in NumPy (chapter 7)
 ``regularization`` dropout in NumPy (chapter 8)
 ``recipes``        the final CNN's and the speed run's numbers (epochs, batch, rate, filters)
-``cnn``            the CNNs of the last chapter and the benchmark (chapter 9)
+``cnn``            the CNNs of chapters 9 and 9b and the benchmark
 ``prose``          ``glue``: the run's numbers that a chapter's text quotes
 ``predict``        your own images, MNIST-style; `python -m mnist_helpers.predict`
 ``inference``      the model folded and run in NumPy, without TensorFlow; loading a model

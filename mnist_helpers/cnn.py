@@ -16,6 +16,7 @@ from .checks import check_float_array, check_integer, check_integers, check_real
 
 # The recipes' numbers live in .recipes (no Keras there, so the --help texts can read them).
 from .recipes import (  # noqa: F401
+    FINAL_AFFINE_AUGMENTATION,
     FINAL_BATCH_SIZE,
     FINAL_EPOCHS,
     FINAL_FILTERS,
@@ -90,7 +91,8 @@ def _conv_bn(x, filters: int, name: str, kernel_size: int = 3, padding: str = "s
 
 def build_final_cnn(filters: tuple[int, int, int] = FINAL_FILTERS, dense_units: int = 128,
                     dropout: float = 0.4, augment: bool = True, seed: int = 0, *,
-                    batch_norm: bool = True, first_kernel: int = 5, affine_augmentation: bool = False) -> keras.Model:
+                    batch_norm: bool = True, first_kernel: int = 5,
+                    affine_augmentation: bool = FINAL_AFFINE_AUGMENTATION) -> keras.Model:
     """The book's final CNN: batch-normalized convolutions, dropout and digit-safe augmentation.
 
     ``augmentation -> conv 5x5 (f1) -> pool -> conv 3x3 (f2) -> conv 3x3 (f2) -> pool -> dropout
@@ -112,8 +114,9 @@ def build_final_cnn(filters: tuple[int, int, int] = FINAL_FILTERS, dense_units: 
     first_kernel : int
         Size of the first convolution's window (5; the ablation tries 3).
     affine_augmentation : bool
-        Augment with :class:`DigitAffineAugmentation` (one warp per image) instead of
-        :func:`build_augmentation`'s three Keras layers: same ranges, one interpolation.
+        Augment with :class:`DigitAffineAugmentation` (one warp per image; the recipe's choice) or,
+        if False, with :func:`build_augmentation`'s three Keras layers: same ranges, three
+        interpolations.
     """
     dropout = check_real(dropout, "dropout", low=0, high=1, high_open=True,
                          hint=" (the probability that an input is dropped)")

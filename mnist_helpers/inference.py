@@ -319,7 +319,7 @@ def is_current(model_path: Union[str, Path] = DEFAULT_MODEL, folded_path: Union[
 def _check_model_file(path: Path) -> None:
     """Cheap checks before importing Keras (seconds): exists, a .keras name, a readable zip."""
     if not path.exists():
-        hint = "run notebooks/09_final_cnn.ipynb in full mode to write it" if path == DEFAULT_MODEL else "check the path"
+        hint = "run notebooks/09b_choosing_the_cnn.ipynb in full mode to write it" if path == DEFAULT_MODEL else "check the path"
         raise ModelFileError(f"{path}: no such model file; {hint}, or pass --model path/to/model.keras")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a folder; pass the .keras file itself")
@@ -366,6 +366,7 @@ def load_model(path: Optional[Union[str, Path]] = None):
     """
     path = Path(path) if path is not None else DEFAULT_MODEL
     _check_model_file(path)
+    from . import augmentation  # noqa: F401  registers DigitAffineAugmentation, a layer of the shipped model
     from ._keras import keras  # here only: it brings TensorFlow, seconds of start-up
 
     try:
@@ -386,7 +387,7 @@ def fold_file(path: Union[str, Path] = DEFAULT_MODEL) -> FoldedNetwork:
 def load_shipped(note: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> FoldedNetwork:
     """The shipped model folded for NumPy: ``FOLDED_MODEL``, checked against ``DEFAULT_MODEL``'s content.
 
-    When the folded file is missing, damaged or was folded from another model (chapter 9 trained
+    When the folded file is missing, damaged or was folded from another model (chapter 9b trained
     a new one), the model is folded again in memory, with Keras (seconds), and ``note`` says so
     and how to refresh the file, rather than predicting with an old network.
     """
@@ -394,7 +395,7 @@ def load_shipped(note: Callable[[str], None] = lambda text: print(text, file=sys
         network = FoldedNetwork.load(FOLDED_MODEL)
     except ModelFileError as exc:
         if not DEFAULT_MODEL.is_file():
-            raise ModelFileError(f"{DEFAULT_MODEL}: no such model file, and {exc}; run notebooks/09_final_cnn.ipynb "
+            raise ModelFileError(f"{DEFAULT_MODEL}: no such model file, and {exc}; run notebooks/09b_choosing_the_cnn.ipynb "
                                  "in full mode to write the model, then python -m mnist_helpers.inference") from None
         problem = str(exc).split(";")[0]
     else:

@@ -2,7 +2,7 @@
 
 The numbers about ``model/mnist_cnn.keras`` (how it was trained, how well it did) live in one
 JSON file beside it; ``model/MODEL_CARD.md`` is text made from that file, so that the two cannot
-disagree and nothing has to parse the card's prose. Chapter 9's full run writes both with
+disagree and nothing has to parse the card's prose. Chapter 9b's full run writes both with
 :func:`write_metrics`; after editing the JSON by hand, regenerate the card with::
 
     python -m mnist_helpers.model_card
@@ -33,7 +33,7 @@ class ModelMetrics:
     """How the shipped model was trained and how well it did (the fields of ``mnist_cnn.json``)."""
 
     notebook: str
-    """The notebook whose full run trained it, e.g. ``"notebooks/09_final_cnn.ipynb"``."""
+    """The notebook whose full run trained it, e.g. ``"notebooks/09b_choosing_the_cnn.ipynb"``."""
     date: str
     """When it was trained (ISO date)."""
     test_accuracy: float
@@ -134,15 +134,16 @@ def model_card(metrics: ModelMetrics) -> str:
     m = metrics
     everything = "all " if m.train_images == 60000 else ""
     about = textwrap.fill(
-        f"The final CNN of chapter 9 (`mnist_helpers.cnn.build_final_cnn`, {m.params:,} parameters), "
+        f"The final CNN of chapters 9 and 9b (`mnist_helpers.cnn.build_final_cnn`, {m.params:,} parameters), "
         f"trained by `{m.notebook}` in full mode on {everything}{m.train_images:,} MNIST training images "
-        f"({m.epochs} epochs, batch {m.batch_size}, {m.recipe}; seed {m.seed}) on {m.date}. "
+        f"({m.epochs} epochs, {m.recipe}; seed {m.seed}) on {m.date}. "
         f"The recipe was chosen on a run with {m.validation_images:,} training images held out "
         f"for validation (accuracy {m.validation_accuracy:.4f} on them).", width=100, break_on_hyphens=False)
     seeds_line = "" if m.seeds is None else (
         f"\n- the same recipe over {m.seeds} seeds: {m.seed_mean_test_accuracy:.4f} ± {m.seed_sd_test_accuracy:.4f} "
         f"(min {m.seed_min_test_accuracy:.4f}, max {m.seed_max_test_accuracy:.4f}); this model is seed {m.seed}, "
-        "fixed before training, not the best of them")
+        "fixed before training" + ("; it happens to score highest of them" if m.test_accuracy >= m.seed_max_test_accuracy
+                                   else ", not chosen for its score"))
     return f"""\
 # {DEFAULT_MODEL.name}
 

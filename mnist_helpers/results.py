@@ -7,7 +7,7 @@ results page (``book/_ext/mnist_book.py``) and the chapters read with :func:`rea
 
 The book's results files are package data, in one place: :func:`results_folder`, the package's
 ``book_results/`` (``make execute`` and the benchmark scripts write there; ``read_results("baselines")``
-reads ``book_results/baselines.json``). Chapter 9's recipe search is ``book_results/search/cnn_search.json``
+reads ``book_results/baselines.json``). Chapter 9b's recipe search is in ``book_results/search/``
 (:func:`read_search`), kept out of the results folder's ``*.json`` because it is another format.
 
 A results file is a JSON object::
@@ -48,7 +48,8 @@ RESULTS_SUBFOLDER = "book_results"
 """The package's folder of results files (see :func:`results_folder`)."""
 
 SEARCH_FILE = "search/cnn_search.json"
-"""Chapter 9's recipe search, inside :func:`results_folder` (see :func:`read_search`)."""
+"""The recipe search's first round (2026-11-26), inside :func:`results_folder` (see :func:`read_search`);
+chapter 9b reads the round that chose the recipe, ``search/choice.json``."""
 
 ROW_FIELDS = ("model", "test_accuracy", "train_seconds", "predict_seconds", "notes", "chapter")
 FILE_FIELDS = ("title", "chapter", "description", "date", "rows")
@@ -177,7 +178,7 @@ def results_folder() -> Path:
     """The folder of the book's results files: ``book_results/`` inside the installed package.
 
     Every chapter's results (``<chapter>.json``), the benchmarks' (``baselines.json``,
-    ``cnn.json``) and, in ``search/``, chapter 9's recipe search. ``make execute`` points
+    ``cnn.json``) and, in ``search/``, chapter 9b's recipe search. ``make execute`` points
     ``MNIST_RESULTS_DIR`` here; the benchmark scripts write here by default; the website's
     results page and the chapters read from here.
 
@@ -220,7 +221,7 @@ def _named_results_path(name: str) -> Path:
 
 
 def read_search(path: str | os.PathLike | None = None) -> dict:
-    """Chapter 9's recipe search (``benchmarks/cnn_search.py``), decoded.
+    """Chapter 9b's recipe search (``benchmarks/cnn_search.py``), decoded.
 
     Parameters
     ----------

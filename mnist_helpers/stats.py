@@ -10,7 +10,7 @@ seed k of model B, and the per-seed differences give a mean ± standard error.
 ``compare_seeds`` / ``compare_seeds_correct``: k seeds against k seeds (``SeedComparison``).
 ``summarize_accuracies``: mean ± sd of a set of seed accuracies (``AccuracySummary``).
 ``mcnemar_p``: the exact two-sided p-value from the two discordant counts.
-``select_fastest``: chapter 9's selection rule: the fastest recipe not shown worse than the best.
+``select_fastest``: chapter 9b's selection rule: the fastest recipe not shown worse than the best.
 Each result has ``as_row()`` (a plain dict for a table); ``to_frame`` makes a pandas table.
 Accuracies and differences are fractions (0.0123 is 1.23 percentage points).
 """
@@ -293,7 +293,7 @@ class Selection:
 
 
 def select_fastest(correct, seconds, *, min_seeds: int = 3, se_multiple: float = 2.0, alpha: float = 0.05) -> Selection:
-    """The rule chapter 9 chooses recipes by: the fastest candidate that is not shown worse than the best.
+    """The rule chapter 9b chooses recipes by: the fastest candidate that is not shown worse than the best.
 
     The *best* candidate has the highest mean accuracy over its seeds. Every other candidate is
     compared with it on the seeds both have, seed k with seed k (:func:`compare_seeds_correct`).

@@ -67,9 +67,9 @@ def page(site, browser):
 
 @pytest.fixture(scope="session")
 def model():
-    from mnist_helpers._keras import keras
+    from mnist_helpers.inference import load_model
 
-    return keras.models.load_model(web_export.DEFAULT_MODEL)
+    return load_model(web_export.DEFAULT_MODEL)
 
 
 def _b64(array: np.ndarray) -> str:

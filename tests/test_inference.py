@@ -175,7 +175,7 @@ def test_load_shipped_folds_again_when_the_file_is_stale(tmp_path, monkeypatch, 
 def test_load_shipped_without_model_or_folded_file(tmp_path, monkeypatch):
     monkeypatch.setattr(inference, "FOLDED_MODEL", tmp_path / "none.npz")
     monkeypatch.setattr(inference, "DEFAULT_MODEL", tmp_path / "none.keras")
-    with pytest.raises(ModelFileError, match="no such model file, and .* run notebooks/09_final_cnn.ipynb"):
+    with pytest.raises(ModelFileError, match="no such model file, and .* run notebooks/09b_choosing_the_cnn.ipynb"):
         inference.load_shipped()
 
 

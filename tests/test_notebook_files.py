@@ -104,14 +104,7 @@ def test_a_stale_setup_cell_is_caught(tmp_path, capsys):
     assert setup_cell.main(["--check", str(path)]) == 0
 
 
-# Chapter 9 was last executed before setup_book() filtered TensorFlow's noise; its full re-run
-# (71 min) comes with the final retrain of issue 26. Strict: the mark must go once it passes.
-NOT_RERUN = {"09_final_cnn"}
-
-
-@pytest.mark.parametrize("notebook", [
-    pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="executed before the filter"))
-    if path.stem in NOT_RERUN else path for path in NOTEBOOKS], ids=[path.stem for path in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def test_no_tensorflow_noise_in_the_outputs(notebook):
     from mnist_helpers.config import NATIVE_NOISE
 

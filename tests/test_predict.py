@@ -371,7 +371,7 @@ def test_help_imports_nothing_heavy():
 
 # --------------------------------------------------------------------------- the shipped model
 def test_shipped_model_is_in_the_package():
-    assert predict.DEFAULT_MODEL.is_file(), "run notebooks/09_final_cnn.ipynb in full mode to write it"
+    assert predict.DEFAULT_MODEL.is_file(), "run notebooks/09b_choosing_the_cnn.ipynb in full mode to write it"
     assert predict.DEFAULT_MODEL.stat().st_size < 5e6
 
 

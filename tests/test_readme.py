@@ -37,10 +37,11 @@ def results_files():
 
 
 def source_keys(file) -> set[str]:
-    """How a README row names ``file``: its file name, and "chapter N" for a chapter's file."""
+    """How a README row names ``file``: its file name, and "chapter N" ("chapter 9b") for a chapter's file."""
     keys = {file.path.name}
-    if file.chapter and file.chapter[:2].isdigit():
-        keys.add(f"chapter {int(file.chapter[:2])}")
+    number = re.match(r"(\d+)([a-z]?)_", file.chapter or "")
+    if number:
+        keys.add(f"chapter {int(number[1])}{number[2]}")
     return keys
 
 

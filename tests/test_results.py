@@ -265,7 +265,7 @@ def test_the_committed_card_is_generated_from_the_committed_metrics():
 
 def test_the_metrics_agree_with_chapter_9s_results():
     metrics = model_card.read_metrics()
-    chapter = read_results("09_final_cnn")
+    chapter = read_results("09b_choosing_the_cnn")
     shipped = next(row for row in chapter.rows if row.model.startswith("final CNN, seed 0"))
     assert (shipped.test_accuracy, shipped.train_seconds, shipped.extra["params"]) == (
         metrics.test_accuracy, metrics.train_seconds, metrics.params)
