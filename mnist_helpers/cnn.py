@@ -157,21 +157,23 @@ def warmup_cosine_schedule(epochs: int, steps_per_epoch: int, max_lr: float = 3e
     Not fast.ai's one-cycle policy: that one also cycles the momentum (Adam's beta_1) against
     the learning rate; this schedule leaves the optimizer's momentum alone.
     """
-    total, warmup, max_lr = _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction)
+    warmup, decay, max_lr = _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction)
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=max_lr / 10, decay_steps=total - warmup, alpha=0.0,
+        initial_learning_rate=max_lr / 10, decay_steps=decay, alpha=0.0,
         warmup_target=max_lr, warmup_steps=warmup)
 
 
 def _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction) -> tuple[int, int, float]:
-    """The schedule's arguments checked: (total steps, warm-up steps, peak rate)."""
+    """The schedule's arguments checked: (warm-up steps, decay steps, peak rate)."""
     epochs = check_integer(epochs, "epochs", low=1)
     steps_per_epoch = check_integer(steps_per_epoch, "steps_per_epoch", low=1)
     max_lr = check_real(max_lr, "max_lr", low=0, low_open=True)
     warmup_fraction = check_real(warmup_fraction, "warmup_fraction", low=0, high=1, high_open=True,
                                  hint=" (the share of all steps spent warming up)")
     total = epochs * steps_per_epoch
-    return total, max(1, int(warmup_fraction * total)), max_lr  # at least one warm-up step: Keras divides by it
+    warmup = max(1, int(warmup_fraction * total))
+    # At least one step of each: Keras divides by both, and a run of one step (a tiny data set) still trains.
+    return warmup, max(1, total - warmup), max_lr
 
 
 def warmup_cosine_lr(step, *, epochs: int, steps_per_epoch: int, max_lr: float = 3e-3,
@@ -179,10 +181,10 @@ def warmup_cosine_lr(step, *, epochs: int, steps_per_epoch: int, max_lr: float =
     """The learning rate of :func:`warmup_cosine_schedule` at optimizer step ``step``, in NumPy.
 
     With :math:`T` = ``epochs * steps_per_epoch`` steps, :math:`W` = ``int(warmup_fraction * T)``
-    (at least 1) of them warming up, and :math:`\\eta` = ``max_lr``::
+    (at least 1) of them warming up, :math:`D = \\max(1, T - W)` decaying, and :math:`\\eta` = ``max_lr``::
 
         lr(t) = eta/10 + (eta - eta/10) * t / W                       for t < W
-        lr(t) = eta * (1 + cos(pi * min(t - W, T - W) / (T - W))) / 2  for t >= W
+        lr(t) = eta * (1 + cos(pi * min(t - W, D) / D)) / 2             for t >= W
 
     Step ``t`` is the number of updates made before this one (Keras' ``optimizer.iterations``), so
     the first update uses ``lr(0) = eta / 10`` and the last ``lr(T - 1)``, just above 0.
@@ -197,11 +199,10 @@ def warmup_cosine_lr(step, *, epochs: int, steps_per_epoch: int, max_lr: float =
     -------
     ndarray of float64, the shape of ``step``
     """
-    total, warmup, max_lr = _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction)
+    warmup, decay, max_lr = _schedule_steps(epochs, steps_per_epoch, max_lr, warmup_fraction)
     t = np.asarray(step, dtype=np.float64)
     if np.any(t < 0) or np.any(t != np.round(t)):
         raise ValueError("step must hold whole numbers of updates, 0 or more")
-    decay = total - warmup
     warming = max_lr / 10 + (max_lr - max_lr / 10) * t / warmup
     cosine = max_lr * 0.5 * (1 + np.cos(np.pi * np.minimum(t - warmup, decay) / decay))
     return np.where(t < warmup, warming, cosine)

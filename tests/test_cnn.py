@@ -195,7 +195,8 @@ def test_warmup_cosine_schedule_warms_up_then_decays():
     assert rates[-1] < 1e-4
 
 
-@pytest.mark.parametrize("epochs, steps, fraction", [(10, 100, 0.2), (3, 7, 0.0), (1, 2, 0.5), (20, 430, 0.2)])
+@pytest.mark.parametrize("epochs, steps, fraction", [(10, 100, 0.2), (3, 7, 0.0), (1, 2, 0.5), (20, 430, 0.2),
+                                                     (1, 1, 0.2)])  # one step: a tiny train.csv
 def test_the_numpy_schedule_is_keras_schedule_at_every_step(epochs, steps, fraction):
     keras_schedule = cnn.warmup_cosine_schedule(epochs, steps, max_lr=3e-3, warmup_fraction=fraction)
     every_step = np.arange(epochs * steps + 3)  # and past the end, where both stay at the last step's 0

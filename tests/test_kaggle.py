@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import mnist_helpers as mh
-from mnist_helpers import data, kaggle
+from mnist_helpers import data, kaggle, recipes
 
 
 @pytest.fixture
@@ -380,7 +380,7 @@ def test_training_on_train_csv_only(tmp_path, capsys, monkeypatch, small_csvs):
     assert "training on 135 images, validation split 15 images (stratified, seed 0)" in printed
     assert printed.count("epoch   1  ") == 2 and "model 2 of 2 (seed 1)" in printed
     assert "model 1: validation accuracy" in printed and "ensemble of 2: validation accuracy" in printed
-    assert "2 model(s) of 1 epoch(s) each: batch 128" in printed
+    assert f"2 model(s) of 1 epoch(s) each: batch {recipes.FINAL_BATCH_SIZE}" in printed
     assert f"wrote {out}: 45 rows" in printed and "total time" in printed
     assert (f'kaggle competitions submit -c digit-recognizer -f {out} -m "final CNN, 135 images of train.csv only, '
             '2 seed(s), 1 epochs"') in printed
