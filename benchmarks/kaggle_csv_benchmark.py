@@ -24,7 +24,7 @@ mark of the process it was forked from (this one, holding MNIST and the stand-in
 so it would hide any load smaller than that; ``VmHWM`` is the peak of the child's own memory
 since its ``exec``. Elsewhere it falls back to ``ru_maxrss``.
 
-Writes the figures and the machine to ``benchmarks/results/kaggle_csv.json``. Run from the
+Writes the figures and the machine to ``mnist_helpers/book_results/timings/kaggle_csv.json``. Run from the
 repository root, with ``MNIST_DATA`` set::
 
     .venv/bin/python benchmarks/kaggle_csv_benchmark.py [--repeats N]
@@ -51,9 +51,10 @@ import pandas as pd
 
 import mnist_helpers as mh
 from mnist_helpers.checks import check_integer
+from mnist_helpers.results import results_folder
 from mnist_helpers.timing import machine_info, write_timing_file
 
-RESULTS = Path(__file__).resolve().parent / "results" / "kaggle_csv.json"
+RESULTS = results_folder() / "timings" / "kaggle_csv.json"  # beside the other timing benchmarks' files
 QUICK_ROWS = (500, 300)
 
 # What a subprocess runs: the load (or nothing, for the baseline), then its own peak RSS in KiB.

@@ -8,7 +8,7 @@ Linux a child's ``ru_maxrss`` starts from the high-water mark of the process tha
 large parent, such as a test process holding MNIST, would hide the command's own peak; elsewhere
 ``ru_maxrss`` of that one child, from ``os.wait4``). Printed per path: the median time and the largest peak over the
 runs, against the targets for the NumPy path (``TARGET_SECONDS``, ``TARGET_MB``); written to
-``benchmarks/results/predict.json`` with each run and the machine.
+``mnist_helpers/book_results/timings/predict.json`` with each run and the machine.
 
 Run on an idle machine, from the repository root::
 
@@ -31,9 +31,10 @@ import numpy as np
 
 from mnist_helpers.checks import check_integer
 from mnist_helpers.predict import sample_digit_files
+from mnist_helpers.results import results_folder
 from mnist_helpers.timing import load_average, machine_info, write_timing_file
 
-RESULTS = Path(__file__).resolve().parent / "results" / "predict.json"
+RESULTS = results_folder() / "timings" / "predict.json"  # beside the other timing benchmarks' files
 TARGET_SECONDS = 1.0
 """One image cold, NumPy path: at most this wall time (issue 25)."""
 TARGET_MB = 150
