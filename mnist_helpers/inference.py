@@ -32,6 +32,8 @@ DEFAULT_MODEL = Path(__file__).parent / "model" / "mnist_cnn.keras"
 """The trained model shipped with the package (see model/MODEL_CARD.md beside it)."""
 FOLDED_MODEL = DEFAULT_MODEL.with_name("mnist_cnn_folded.npz")
 """``DEFAULT_MODEL`` folded for NumPy (``export_folded``), what ``python -m mnist_helpers.predict`` runs."""
+TRAINING_NOTEBOOK = "notebooks/09b_choosing_the_cnn.ipynb"
+"""The chapter whose full run trains and saves ``DEFAULT_MODEL`` (named in the errors when it is missing)."""
 
 FOLDED_FORMAT = 1
 """Version of the folded file's layout (``FoldedNetwork.save``)."""
@@ -319,7 +321,7 @@ def is_current(model_path: Union[str, Path] = DEFAULT_MODEL, folded_path: Union[
 def _check_model_file(path: Path) -> None:
     """Cheap checks before importing Keras (seconds): exists, a .keras name, a readable zip."""
     if not path.exists():
-        hint = "run notebooks/09b_choosing_the_cnn.ipynb in full mode to write it" if path == DEFAULT_MODEL else "check the path"
+        hint = f"run {TRAINING_NOTEBOOK} in full mode to write it" if path == DEFAULT_MODEL else "check the path"
         raise ModelFileError(f"{path}: no such model file; {hint}, or pass --model path/to/model.keras")
     if path.is_dir():
         raise ModelFileError(f"{path}: is a folder; pass the .keras file itself")
@@ -395,7 +397,7 @@ def load_shipped(note: Callable[[str], None] = lambda text: print(text, file=sys
         network = FoldedNetwork.load(FOLDED_MODEL)
     except ModelFileError as exc:
         if not DEFAULT_MODEL.is_file():
-            raise ModelFileError(f"{DEFAULT_MODEL}: no such model file, and {exc}; run notebooks/09b_choosing_the_cnn.ipynb "
+            raise ModelFileError(f"{DEFAULT_MODEL}: no such model file, and {exc}; run {TRAINING_NOTEBOOK} "
                                  "in full mode to write the model, then python -m mnist_helpers.inference") from None
         problem = str(exc).split(";")[0]
     else:
