@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pandas as pd
 
 from ._keras import keras  # TensorFlow's start-up notices filtered (config.quiet_tensorflow_import)
-from .checks import check_integer
+from .checks import check_integer, check_real
 from .config import native_stderr_filtered
 
 
@@ -33,6 +34,10 @@ def fit(model: keras.Model, x, y, *, epochs: int, batch_size: int = 128, validat
         log_every: int = 1, quiet: bool = False, **kwargs) -> tuple[pd.DataFrame, float]:
     """``model.fit`` without progress bars; returns the history as a DataFrame and the seconds taken.
 
+    NumPy arrays (and a ``validation_split`` of them) are batched and shuffled by Keras' own array
+    adapter, as ``model.fit`` does, but with tf.data's autotuning off: the same weights, without
+    the randomly slow epochs that autotuning caused on a 2-core CPU (see ``_array_adapter``).
+
     Returns
     -------
     history : DataFrame with one row per epoch (index from 1) and one column per metric
@@ -46,17 +51,82 @@ def fit(model: keras.Model, x, y, *, epochs: int, batch_size: int = 128, validat
     callbacks = list(kwargs.pop("callbacks", []))
     if not quiet:
         callbacks.append(EpochLogger(every=log_every))
+    x, y, validation_data, fit_batch_size, kwargs = _steady_arrays(x, y, batch_size, validation_data, kwargs)
     start = time.perf_counter()
     # With op determinism on, tf.data logs a C++ "NodeDef mentions attribute ..." line that no
     # reader can act on; after setup_book() its process-wide filter drops it, otherwise it is
     # filtered here, around the fit only (lines are written back when it ends).
     with native_stderr_filtered():
-        history = model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+        history = model.fit(x, y, epochs=epochs, batch_size=fit_batch_size, validation_data=validation_data,
                             verbose=0, callbacks=callbacks, **kwargs)
     seconds = time.perf_counter() - start
     frame = pd.DataFrame(history.history)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
     return frame, seconds
+
+
+def _array_adapter():
+    """Keras' own adapter for in-memory arrays, with tf.data's autotuning switched off.
+
+    Why: ``model.fit`` on NumPy arrays builds a tf.data pipeline whose batch-gathering map runs
+    with ``num_parallel_calls=AUTOTUNE``. On a 2-core machine the autotuner's threads made about
+    half the epochs take 1.4 to 1.7 times as long as the others, at random from one epoch to the
+    next, with both cores idle about half of a slow epoch (measured on 2026-12-04: the Keras example
+    at 5.6-6.2 s or 9.5-10.6 s per epoch, the same total CPU time in both). With autotuning off,
+    every epoch runs at the fast speed. Keras' adapter is kept (a private module, pinned by the lock)
+    because it shuffles and batches exactly as ``fit`` does: the same seed trains the same
+    weights, bit for bit, as before (tests/test_training.py checks it).
+    """
+    import tensorflow as tf
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    class SteadyArrayDataAdapter(ArrayDataAdapter):
+        def get_tf_dataset(self):
+            options = tf.data.Options()
+            options.autotune.enabled = False
+            return super().get_tf_dataset().with_options(options)
+
+    return SteadyArrayDataAdapter
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, np.ndarray) or type(value).__name__ in ("EagerTensor", "Tensor")
+
+
+def _steady_arrays(x, y, batch_size, validation_data, kwargs):
+    """``model.fit``'s ``(x, y, validation_data, batch_size, kwargs)``, in-memory arrays on the steady adapter.
+
+    Anything but arrays (a tf.data dataset, a generator, sample weights) keeps Keras' own route.
+    """
+    if not (_is_array(x) and _is_array(y)) or batch_size is None or set(kwargs) & _ADAPTER_UNSUPPORTED:
+        return x, y, validation_data, batch_size, kwargs
+    kwargs = dict(kwargs)
+    split = kwargs.pop("validation_split", 0.0)
+    if split:  # as Keras splits: the last fraction of the arrays, before any shuffling
+        if validation_data is not None:
+            raise ValueError("give validation_split or validation_data, not both")
+        split = check_real(split, "validation_split", low=0, high=1, low_open=True, high_open=True)
+        split_at = int(np.floor(len(x) * (1.0 - split)))
+        if not 0 < split_at < len(x):
+            raise ValueError(f"validation_split={split} leaves no training or no validation image of {len(x)} "
+                             "images: give a fraction that keeps both")
+        validation_data = (x[split_at:], y[split_at:])
+        x, y = x[:split_at], y[:split_at]
+    import tensorflow as tf
+
+    adapter = _array_adapter()
+    train = adapter(x, y, batch_size=batch_size, shuffle=kwargs.pop("shuffle", True))
+    if (isinstance(validation_data, tuple) and len(validation_data) == 2 and all(map(_is_array, validation_data))
+            and kwargs.get("validation_batch_size") is None):
+        # Unshuffled batches of batch_size, as fit makes them for validation arrays; the count is
+        # stated so that Keras knows where the data ends (else it warns that it "ran out of data").
+        batches = adapter(*validation_data, batch_size=batch_size, shuffle=False)
+        validation_data = batches.get_tf_dataset().apply(tf.data.experimental.assert_cardinality(batches.num_batches))
+    return train, None, validation_data, None, kwargs
+
+
+# Arguments that the adapter route does not pass on: fit keeps Keras' own pipeline for them.
+_ADAPTER_UNSUPPORTED = {"sample_weight", "class_weight", "steps_per_epoch"}
 
 
 class AccuracyCurve(keras.callbacks.Callback):
