@@ -4,9 +4,9 @@ Two parts, both on the first ``--images`` training images (default 12,800: 100 s
 
 * **variants**: each is built and trained with ``model.fit`` for one warm-up epoch (tracing); then
   ``--repeats`` rounds each train every variant for one timed epoch, in turn (so a slow spell of
-  the machine hits all of them, not one). On a virtual machine whole epochs come in a fast and a
-  slow mode (seen here: 2.7 s and 5.1 s for the same epoch), so each variant's figure is its
-  fastest epoch, with the median beside it, as microseconds per image and as a ratio to the Keras
+  the machine hits all of them, not one). Before ``mh.fit`` turned tf.data's autotuning off, whole
+  epochs came in a fast and a slow mode (seen here: 2.7 s and 5.1 s for the same epoch); each
+  variant's figure is still its fastest epoch, with the median beside it, as microseconds per image and as a ratio to the Keras
   example's (the anchor, timed in the same rounds). The variants change one thing at a time
   from the final CNN: the augmentation (Keras' three layers, none), batch normalization,
   ``steps_per_execution``, the batch size, narrower convolutions. A "tiny model" row (a softmax

@@ -52,8 +52,9 @@ class ModelMetrics:
     keras: str
     """Keras version."""
     validation_images: int
-    """Training images held out in the run that chose the recipe."""
+    """Training images held out in the runs that chose the recipe."""
     validation_accuracy: float
+    """The recipe's mean validation accuracy over the seeds that chose it."""
     seeds: int | None = None
     """How many models of the same recipe were trained and tested (this one is seed ``seed``)."""
     seed_mean_test_accuracy: float | None = None
@@ -137,8 +138,9 @@ def model_card(metrics: ModelMetrics) -> str:
         f"The final CNN of chapters 9 and 9b (`mnist_helpers.cnn.build_final_cnn`, {m.params:,} parameters), "
         f"trained by `{m.notebook}` in full mode on {everything}{m.train_images:,} MNIST training images "
         f"({m.epochs} epochs, {m.recipe}; seed {m.seed}) on {m.date}. "
-        f"The recipe was chosen on a run with {m.validation_images:,} training images held out "
-        f"for validation (accuracy {m.validation_accuracy:.4f} on them).", width=100, break_on_hyphens=False)
+        f"The recipe was chosen on runs with {m.validation_images:,} training images held out "
+        f"for validation (mean accuracy {m.validation_accuracy:.4f} on them over the seeds that chose it).",
+        width=100, break_on_hyphens=False)
     seeds_line = "" if m.seeds is None else (
         f"\n- the same recipe over {m.seeds} seeds: {m.seed_mean_test_accuracy:.4f} ± {m.seed_sd_test_accuracy:.4f} "
         f"(min {m.seed_min_test_accuracy:.4f}, max {m.seed_max_test_accuracy:.4f}); this model is seed {m.seed}, "
