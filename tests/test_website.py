@@ -176,18 +176,18 @@ def test_next_links_walk_through_the_chapters_in_toc_order(served, context, page
     page = context.new_page()
     page.goto(served + "index.html")
     page.wait_for_url(f"**/{pages[0]}.html")  # index.html redirects to the root page
-    visited = [sc.local_url(page.url)]
-    while page.locator("a.right-next").count():
+    visited, previous = [sc.local_url(page.url)], []
+    while True:
+        # Each page's "previous" link, read on the way (walking back would load every page again).
+        back = page.locator("a.left-prev")
+        previous.append(sc.local_url(back.first.evaluate("a => a.href")) if back.count() else None)
+        if not page.locator("a.right-next").count():
+            break
         page.locator("a.right-next").first.click()
         page.wait_for_load_state("load")
         visited.append(sc.local_url(page.url))
     assert visited == [f"{name}.html" for name in pages]
-    # ...and the "previous" links walk back.
-    while page.locator("a.left-prev").count():
-        page.locator("a.left-prev").first.click()
-        page.wait_for_load_state("load")
-        visited.append(sc.local_url(page.url))
-    assert visited[len(pages) - 1:] == [f"{name}.html" for name in reversed(pages)]
+    assert previous == [None] + visited[:-1]  # ...and the "previous" links lead back, page by page
     # The sidebar lists the same pages in the same order (the home page first).
     sidebar = page.eval_on_selector_all(
         "nav.bd-docs-nav a.reference.internal", "links => links.map(a => a.href)")
@@ -216,46 +216,64 @@ def test_search_finds_softmax(served, context):
     assert _search(context, served, "qzxwvj") == []  # the check can fail
 
 
-def test_each_chapter_offers_its_notebook_for_download(served, context, pages):
-    for docname in [p for p in pages if p.startswith("notebooks/")]:
-        page = context.new_page()
-        page.goto(served + docname + ".html")
-        page.locator(".dropdown-download-buttons > button").click()
-        link = page.locator("a.btn-download-source-button")
-        assert link.is_visible() and link.get_attribute("href").endswith(f"{docname}.ipynb")
-        with page.expect_download() as download_info:
-            link.click(modifiers=["Alt"])  # Alt+click: save the link target instead of opening it
-        downloaded = Path(download_info.value.path()).read_bytes()
-        assert downloaded == (ROOT / f"{docname}.ipynb").read_bytes()
-        page.close()
+@pytest.fixture(scope="session")
+def chapter_pages(served, browser, pages):
+    """Each chapter's page opened once, as a reader uses it; what the three tests below check.
+
+    ``{docname: {"download": (visible, href, bytes), "run box": (visible, text, href),
+    "exercises": count, "solutions": [(collapsed at first, open after a click), ...]}}``
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    facts = {}
+    try:
+        for docname in [p for p in pages if p.startswith("notebooks/")]:
+            page = context.new_page()
+            page.goto(served + docname + ".html")
+            page.locator(".dropdown-download-buttons > button").click()
+            link = page.locator("a.btn-download-source-button")
+            visible, href = link.is_visible(), link.get_attribute("href")
+            with page.expect_download() as download_info:
+                link.click(modifiers=["Alt"])  # Alt+click: save the link target instead of opening it
+            fact = {"download": (visible, href, Path(download_info.value.path()).read_bytes())}
+            box = page.locator(".run-this-chapter")
+            fact["run box"] = (box.is_visible(), box.inner_text(), box.locator("a").get_attribute("href"))
+            fact["exercises"] = page.locator("div.exercise").count()
+            solutions, opened = page.locator("div.solution"), []
+            for i in range(solutions.count()):
+                body = solutions.nth(i).locator("> :not(.admonition-title)").first
+                collapsed = not body.is_visible()
+                solutions.nth(i).locator(".admonition-title").click()
+                opened.append((collapsed, body.is_visible()))
+            fact["solutions"] = opened
+            facts[docname] = fact
+            page.close()
+    finally:
+        context.close()
+    return facts
 
 
-def test_each_chapter_says_how_to_run_it_in_jupyterlab(served, context, pages):
-    for docname in [p for p in pages if p.startswith("notebooks/")]:
-        page = context.new_page()
-        page.goto(served + docname + ".html")
-        box = page.locator(".run-this-chapter")
-        assert box.is_visible()
-        assert "make lab" in box.inner_text()
-        name = Path(docname).name
-        assert box.locator("a").get_attribute("href") == f"http://localhost:{LAB_PORT}/lab/tree/{name}.ipynb"
-        page.close()
+def test_each_chapter_offers_its_notebook_for_download(chapter_pages):
+    assert chapter_pages, "no chapter page was opened"
+    for docname, fact in chapter_pages.items():
+        visible, href, downloaded = fact["download"]
+        assert visible and href.endswith(f"{docname}.ipynb"), (docname, href)
+        assert downloaded == (ROOT / f"{docname}.ipynb").read_bytes(), docname
 
 
-def test_each_chapter_has_exercises_whose_solutions_open_on_click(served, context, pages):
-    for docname in [p for p in pages if p.startswith("notebooks/")]:
-        page = context.new_page()
-        page.goto(served + docname + ".html")
-        assert page.locator("div.exercise").count() >= 3, f"{docname}: fewer than 3 exercises"
-        solutions = page.locator("div.solution")
-        assert solutions.count() >= 3, f"{docname}: fewer than 3 solutions"
-        for i in range(solutions.count()):
-            solution = solutions.nth(i)
-            body = solution.locator("> :not(.admonition-title)").first
-            assert not body.is_visible(), f"{docname}: solution {i + 1} is not collapsed"
-            solution.locator(".admonition-title").click()
-            assert body.is_visible(), f"{docname}: solution {i + 1} did not open on click"
-        page.close()
+def test_each_chapter_says_how_to_run_it_in_jupyterlab(chapter_pages):
+    for docname, fact in chapter_pages.items():
+        visible, text, href = fact["run box"]
+        assert visible and "make lab" in text, docname
+        assert href == f"http://localhost:{LAB_PORT}/lab/tree/{Path(docname).name}.ipynb"
+
+
+def test_each_chapter_has_exercises_whose_solutions_open_on_click(chapter_pages):
+    for docname, fact in chapter_pages.items():
+        assert fact["exercises"] >= 3, f"{docname}: fewer than 3 exercises"
+        assert len(fact["solutions"]) >= 3, f"{docname}: fewer than 3 solutions"
+        for i, (collapsed, opened) in enumerate(fact["solutions"]):
+            assert collapsed, f"{docname}: solution {i + 1} is not collapsed"
+            assert opened, f"{docname}: solution {i + 1} did not open on click"
 
 
 # ------------------------------------------------------------------ launch buttons (Colab, Binder)
