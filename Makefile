@@ -20,7 +20,7 @@ LAB_ARGS ?=
 # The tests that drive a real browser and a real JupyterLab server (see test-website, test-lab).
 READER_TESTS := tests/test_website.py tests/test_draw_page.py tests/test_jupyterlab.py
 
-.PHONY: book setup lock browser lab test test-package test-notebooks test-website test-lab test-readers execute clean
+.PHONY: book setup lock browser lab test test-package test-notebooks test-website test-lab execute clean
 # From the committed outputs (no execution), warnings are errors: a few seconds per chapter.
 # First the shipped model is folded again for NumPy prediction (mnist_helpers/model/mnist_cnn_folded.npz)
 # and the "draw a digit" page's network (book/draw.md) exported again, each only if the shipped
@@ -66,9 +66,10 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(LAB_PORT) $(LAB_ARGS)
 
 # All tests: the package, every notebook re-executed by nbval in the fast mode, then the
-# website in a headless Chromium and JupyterLab as a reader uses them (test-readers: both in
-# one pytest, so that they share one book build and one Chromium, tests/conftest.py).
-test: test-package test-notebooks test-readers
+# website in a headless Chromium and JupyterLab as a reader uses them. Two pytest runs, not one:
+# Playwright's sync API keeps an asyncio loop running, and the JupyterLab kernel test needs
+# asyncio.run() (one run failed with "asyncio.run() cannot be called from a running event loop").
+test: test-package test-notebooks test-website test-lab
 
 # Two workers (pytest-xdist), one per core; a test file's tests stay on one worker (loadscope),
 # so a module's expensive fixture (a TensorFlow subprocess, a trained model) is made once.
@@ -131,10 +132,6 @@ test-website: browser
 # Starts JupyterLab (through `make lab`), lists the notebooks and runs one through its kernel API.
 test-lab: browser
 	$(BIN)/python -m pytest tests/test_jupyterlab.py
-
-# test-website and test-lab together, as `make test` runs them.
-test-readers: browser
-	$(BIN)/python -m pytest $(READER_TESTS)
 
 # Re-execute the notebooks on the full data and save their outputs (what is committed). Only
 # here do the chapters record their results (mh.record_results writes to MNIST_RESULTS_DIR, the
