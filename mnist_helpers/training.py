@@ -1,6 +1,7 @@
 """Training loops that print what a reader needs: a rounded line per epoch, no progress bars."""
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -65,6 +66,7 @@ def fit(model: keras.Model, x, y, *, epochs: int, batch_size: int = 128, validat
     return frame, seconds
 
 
+@functools.cache  # one class, defined at the first fit (the import is Keras' private module)
 def _array_adapter():
     """Keras' own adapter for in-memory arrays, with tf.data's autotuning switched off.
 
