@@ -20,7 +20,7 @@ LAB_ARGS ?=
 # The tests that drive a real browser and a real JupyterLab server (see test-website, test-lab).
 READER_TESTS := tests/test_website.py tests/test_draw_page.py tests/test_jupyterlab.py
 
-.PHONY: book setup lock browser lab test test-package test-notebooks test-website test-lab execute clean
+.PHONY: book setup lock browser lab test test-package test-notebooks test-readers test-website test-lab execute clean
 # From the committed outputs (no execution), warnings are errors: a few seconds per chapter.
 # First the shipped model is folded again for NumPy prediction (mnist_helpers/model/mnist_cnn_folded.npz)
 # and the "draw a digit" page's network (book/draw.md) exported again, each only if the shipped
@@ -66,10 +66,8 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(LAB_PORT) $(LAB_ARGS)
 
 # All tests: the package, every notebook re-executed by nbval in the fast mode, then the
-# website in a headless Chromium and JupyterLab as a reader uses them. Two pytest runs, not one:
-# Playwright's sync API keeps an asyncio loop running, and the JupyterLab kernel test needs
-# asyncio.run() (one run failed with "asyncio.run() cannot be called from a running event loop").
-test: test-package test-notebooks test-website test-lab
+# website in a headless Chromium and JupyterLab as a reader uses them (test-readers).
+test: test-package test-notebooks test-readers
 
 # Two workers (pytest-xdist), one per core; a test file's tests stay on one worker (loadscope),
 # so a module's expensive fixture (a TensorFlow subprocess, a trained model) is made once.
@@ -122,6 +120,12 @@ browser: setup
 	  $(BIN)/playwright install chromium; \
 	fi
 	@echo "make browser: using $$($(BIN)/python tests/site_checks.py)"
+
+# The reader tests in one pytest: the website and the "draw a digit" page, and JupyterLab. Two
+# workers, each test file on one of them (loadfile): they mostly wait on Chromium and the Jupyter
+# server, so side by side they take about the time of the longest file, not the sum.
+test-readers: browser
+	$(BIN)/python -m pytest $(READER_TESTS) -n 2 --dist loadfile
 
 # Builds the book (like `make book`, into a temp folder) and checks it in Chromium (see browser);
 # then the "draw a digit" page: its JavaScript network and preprocessing against Keras and Pillow.

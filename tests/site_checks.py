@@ -19,13 +19,18 @@ import re
 import shutil
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import yaml
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL_HINT = ("run `make browser` (it installs Debian's chromium, or Playwright's), or set CHROMIUM to "
@@ -213,6 +218,8 @@ class PageReport:
     images: int = 0
     # axe-core's findings when check_page ran it (accessibility=True), None when it did not.
     violations: list[Violation] | None = None
+    # What check_page's ``inspect`` returned for the page, None without one.
+    inspected: object = None
 
 
 @dataclass(frozen=True)
@@ -252,7 +259,8 @@ def axe_violations(page, name: str) -> list[Violation]:
 
 
 def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: Path | None = None,
-               maths_screenshot: Path | None = None, accessibility: bool = False) -> PageReport:
+               maths_screenshot: Path | None = None, accessibility: bool = False,
+               inspect: Callable[[Page], object] | None = None) -> PageReport:
     """Load ``url`` in a new page of ``context`` and report everything a reader would notice.
 
     Problems: console errors and uncaught exceptions, requests that fail or answer >= 400,
@@ -261,6 +269,8 @@ def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: P
     MathJax did not render, MathJax errors, raw TeX left in the text and a title starting with
     a stray "#". With ``accessibility``, ``report.violations`` lists axe-core's findings on the
     page once loaded, its maths typeset and its images in (see :func:`axe_violations`).
+    Last, ``inspect(page)`` (when given) may click through the page; ``report.inspected`` keeps
+    what it returns, so that further checks of a page need not load it again.
     """
     report = PageReport(url)
     problems = report.problems
@@ -314,6 +324,8 @@ def check_page(context, url: str, local_prefixes: tuple[str, ...], screenshot: P
             visible_maths.first.scroll_into_view_if_needed()
             page.evaluate("window.scrollBy(0, -200)")
             page.screenshot(path=str(maths_screenshot))
+        if inspect is not None:
+            report.inspected = inspect(page)
     finally:
         page.close()
     return report

@@ -52,9 +52,9 @@ def test_import_does_nothing():
                         "assert not heavy, heavy\n"
                         "assert os.fstat(2).st_ino == fd2, 'file descriptor 2 was re-routed'\n"
                         "assert 'TF_CPP_MIN_LOG_LEVEL' not in os.environ\n"
-                        "print(mh.load_mnist.__module__, mh.cnn.__name__)\n")
+                        "print(mh.load_mnist.__module__, mh.stats.__name__)\n")  # names resolve on first use
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["mnist_helpers.data", "mnist_helpers.cnn"]
+    assert result.stdout.split() == ["mnist_helpers.data", "mnist_helpers.stats"]
 
 
 def test_unknown_attribute_is_an_attribute_error():

@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,7 +116,10 @@ def lab(tmp_path_factory, committed):
         path = home / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(settings))
-    args = f"--no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token}"
+    # expose_app_in_browser: window.jupyterapp, through which the every-chapter test opens the
+    # chapters one after the other in one JupyterLab page (a page load per chapter cost 3.6 s each).
+    args = (f"--no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
+            "--LabApp.expose_app_in_browser=True")
     if os.geteuid() == 0:
         args += " --allow-root"  # CI containers run as root; a reader's `make lab` does not
     # -o: never re-run `setup` from here; BIN: the tools of the interpreter running the tests.
@@ -248,7 +252,11 @@ def test_a_chapter_runs_through_the_servers_kernel(lab, kernel_pids):
     ws_url = lab.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
 
     code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
-    results = asyncio.run(_run_cells(ws_url, lab.token, [PROBE] + ["".join(c["source"]) for c in code_cells]))
+    # asyncio.run() on a thread of its own: in this process Playwright's sync API (the session's
+    # browser, tests/conftest.py) may already keep an event loop running on the main thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        results = pool.submit(asyncio.run, _run_cells(ws_url, lab.token, [PROBE] + ["".join(c["source"])
+                                                                                for c in code_cells])).result()
 
     probe = results[0]
     assert probe["status"] == "ok", _error_text(probe)
@@ -349,15 +357,31 @@ RENDERED_JS = """sentences => {
 }"""
 
 
+# Closes every tab, then opens the notebook (JupyterLab's own command, through window.jupyterapp).
+# A notebook counts as changed once opened (its tab shows the dot), and closing it would ask
+# whether to save: its tab is disposed instead, so the committed file is never written.
+OPEN_ALONE_JS = """async path => {
+  const app = window.jupyterapp;
+  for (const widget of Array.from(app.shell.widgets('main'))) {
+    widget.dispose();
+  }
+  await app.commands.execute('docmanager:open', {path});
+}"""
+
+
 def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website, browser):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     problems = []
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{lab.url}lab?reset&token={lab.token}")  # ?reset: a fresh workspace
+    page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.started")
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         notebook = json.loads(path.read_text())
-        # ?reset: a fresh workspace, so this chapter is the only notebook open
-        page.goto(f"{lab.url}lab/tree/{path.name}?reset&token={lab.token}")
+        # As a reader opens it from the file browser, with every other tab closed first, so that
+        # this chapter is the only notebook in the page.
+        page.evaluate(OPEN_ALONE_JS, path.name)
         page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell h1", timeout=60_000)
         cells = page.locator(".jp-NotebookPanel .jp-MarkdownCell")
         expected = sum(cell["cell_type"] == "markdown" for cell in notebook["cells"])

@@ -71,22 +71,49 @@ def context(browser):
     context.close()
 
 
+def chapter_facts(page) -> dict:
+    """What a chapter's page offers, clicked through as a reader does; what the three chapter tests check.
+
+    ``{"download": (visible, href, bytes), "run box": (visible, text, href), "exercises": count,
+    "solutions": [(collapsed at first, open after a click), ...]}``
+    """
+    page.locator(".dropdown-download-buttons > button").click()
+    link = page.locator("a.btn-download-source-button")
+    visible, href = link.is_visible(), link.get_attribute("href")
+    with page.expect_download() as download_info:
+        link.click(modifiers=["Alt"])  # Alt+click: save the link target instead of opening it
+    fact = {"download": (visible, href, Path(download_info.value.path()).read_bytes())}
+    box = page.locator(".run-this-chapter")
+    fact["run box"] = (box.is_visible(), box.inner_text(), box.locator("a").get_attribute("href"))
+    fact["exercises"] = page.locator("div.exercise").count()
+    solutions, opened = page.locator("div.solution"), []
+    for i in range(solutions.count()):
+        body = solutions.nth(i).locator("> :not(.admonition-title)").first
+        collapsed = not body.is_visible()
+        solutions.nth(i).locator(".admonition-title").click()
+        opened.append((collapsed, body.is_visible()))
+    fact["solutions"] = opened
+    return fact
+
+
 @pytest.fixture(scope="session")
 def page_reports(site, served, browser, pages):
     """Every page loaded once, as a reader sees it (sc.check_page), with axe-core run on it:
-    the book's pages in toc order, then Sphinx's own (search, index); not _static's templates."""
+    the book's pages in toc order, then Sphinx's own (search, index); not _static's templates.
+    On each chapter's page, then, what a reader clicks (chapter_facts)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("[0-9][0-9]_*.png"):  # pages of an earlier build (not jupyterlab.png)
         old.unlink()
     others = sorted(p.stem for p in site.glob("*.html") if p.stem != "index")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     reports, start = {}, time.perf_counter()
     try:
         for i, docname in enumerate(pages + others):
             shot = f"{i:02d}_{docname.replace('/', '_')}"
             reports[docname] = sc.check_page(
                 context, served + docname + ".html", (served,), accessibility=True,
-                screenshot=SCREENSHOTS / f"{shot}.png", maths_screenshot=SCREENSHOTS / f"{shot}_maths.png")
+                screenshot=SCREENSHOTS / f"{shot}.png", maths_screenshot=SCREENSHOTS / f"{shot}_maths.png",
+                inspect=chapter_facts if docname.startswith("notebooks/") else None)
     finally:
         context.close()
     print(f"\n{len(reports)} pages loaded and checked with axe-core in {time.perf_counter() - start:.1f} s")
@@ -217,39 +244,9 @@ def test_search_finds_softmax(served, context):
 
 
 @pytest.fixture(scope="session")
-def chapter_pages(served, browser, pages):
-    """Each chapter's page opened once, as a reader uses it; what the three tests below check.
-
-    ``{docname: {"download": (visible, href, bytes), "run box": (visible, text, href),
-    "exercises": count, "solutions": [(collapsed at first, open after a click), ...]}}``
-    """
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    facts = {}
-    try:
-        for docname in [p for p in pages if p.startswith("notebooks/")]:
-            page = context.new_page()
-            page.goto(served + docname + ".html")
-            page.locator(".dropdown-download-buttons > button").click()
-            link = page.locator("a.btn-download-source-button")
-            visible, href = link.is_visible(), link.get_attribute("href")
-            with page.expect_download() as download_info:
-                link.click(modifiers=["Alt"])  # Alt+click: save the link target instead of opening it
-            fact = {"download": (visible, href, Path(download_info.value.path()).read_bytes())}
-            box = page.locator(".run-this-chapter")
-            fact["run box"] = (box.is_visible(), box.inner_text(), box.locator("a").get_attribute("href"))
-            fact["exercises"] = page.locator("div.exercise").count()
-            solutions, opened = page.locator("div.solution"), []
-            for i in range(solutions.count()):
-                body = solutions.nth(i).locator("> :not(.admonition-title)").first
-                collapsed = not body.is_visible()
-                solutions.nth(i).locator(".admonition-title").click()
-                opened.append((collapsed, body.is_visible()))
-            fact["solutions"] = opened
-            facts[docname] = fact
-            page.close()
-    finally:
-        context.close()
-    return facts
+def chapter_pages(page_reports, pages):
+    """What each chapter's page showed when page_reports loaded it (``chapter_facts``)."""
+    return {docname: page_reports[docname].inspected for docname in pages if docname.startswith("notebooks/")}
 
 
 def test_each_chapter_offers_its_notebook_for_download(chapter_pages):
