@@ -34,7 +34,11 @@ book: setup
 # .venv gets exactly requirements.lock (every package pinned, with its hashes), installed by uv
 # (first installed itself with pip, from the lock's hashes for it), or by pip when uv cannot be
 # installed; then the package itself, editable. `make lock` recompiles the lock.
+# --compile-bytecode: uv, unlike pip, leaves the .pyc files to the first import, and where
+# PYTHONDONTWRITEBYTECODE is set (CI containers often set it) no import ever writes them: every
+# Python process then compiles TensorFlow's sources again (10 s to start it instead of 4.5 s).
 UV := $(BIN)/uv
+UV_INSTALL := pip install --quiet --compile-bytecode
 setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version.split()[0]'
@@ -43,8 +47,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@if $(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-requirement.txt && \
 	  $(UV) --version >/dev/null 2>&1; then \
 	  echo "make setup: installing requirements.lock with $$($(UV) --version)"; \
-	  $(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock && \
-	  $(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .; \
+	  $(UV) $(UV_INSTALL) --python $(BIN)/python --require-hashes -r requirements.lock && \
+	  $(UV) $(UV_INSTALL) --python $(BIN)/python --no-deps --no-build-isolation -e .; \
 	else \
 	  echo "make setup: uv could not be installed from PyPI; installing requirements.lock with pip instead (slower)"; \
 	  $(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock && \
@@ -69,12 +73,17 @@ lab: setup
 # website in a headless Chromium and JupyterLab as a reader uses them (test-readers).
 test: test-package test-notebooks test-readers
 
-# Two workers (pytest-xdist), one per core; a test file's tests stay on one worker (loadscope),
-# so a module's expensive fixture (a TensorFlow subprocess, a trained model) is made once.
+# The package tests and nbval run two workers (pytest-xdist), one per core, and each worker's
+# TensorFlow, OpenMP and BLAS get one thread: when both start a thread per core, four threads
+# fight over two cores (nbval: 4:15 so, 3:42 with one thread each; 2026-12-04).
+ONE_THREAD_EACH := TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+# A test file's tests stay on one worker (loadscope), so a module's expensive fixture (a
+# TensorFlow subprocess, a trained model) is made once.
 # ruff first (pyproject.toml's [tool.ruff]: pycodestyle, pyflakes, import order, bugbear).
 test-package: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests $(addprefix --ignore=,$(READER_TESTS)) -n 2 --dist loadscope --cov=mnist_helpers --cov=book/_ext --cov-report=term-missing:skip-covered
+	$(ONE_THREAD_EACH) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(READER_TESTS)) -n 2 --dist loadscope --cov=mnist_helpers --cov=book/_ext --cov-report=term-missing:skip-covered
 
 # nbval runs the notebooks as a reader who pip-installs the book does, outside the repository:
 # the package's wheel (built from its sdist) with its `notebooks` extra, and nbval, pytest and
@@ -89,7 +98,7 @@ test-notebooks: setup
 	if [ -x $(UV) ]; then \
 	  $(UV) build --quiet --python $(BIN)/python --no-build-isolation --out-dir "$$tmp/dist" . && \
 	  $(UV) venv --quiet --python $(BIN)/python "$$tmp/venv" && \
-	  install="$(UV) pip install --quiet --python $$tmp/venv/bin/python"; \
+	  install="$(UV) $(UV_INSTALL) --python $$tmp/venv/bin/python"; \
 	else \
 	  $(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$$tmp/dist" . && \
 	  $(BIN)/python -m venv "$$tmp/venv" && \
@@ -101,7 +110,7 @@ test-notebooks: setup
 	mkdir "$$tmp/notebooks" "$$tmp/nbval" && cp $(NOTEBOOKS) "$$tmp/notebooks/" && \
 	cp tests/nbval_sanitize.cfg tests/nbval_stderr.py "$$tmp/nbval/" || exit 1; \
 	echo "make test-notebooks: nbval, fast mode, on $(words $(NOTEBOOKS)) notebook(s) copied to $$tmp/notebooks"; \
-	cd "$$tmp/notebooks" && MNIST_FAST=1 PYTHONPATH="$$tmp/nbval" "$$tmp/venv/bin/python" -m pytest \
+	cd "$$tmp/notebooks" && $(ONE_THREAD_EACH) MNIST_FAST=1 PYTHONPATH="$$tmp/nbval" "$$tmp/venv/bin/python" -m pytest \
 	  --nbval --nbval-current-env --nbval-sanitize-with ../nbval/nbval_sanitize.cfg -p nbval_stderr \
 	  -p no:cacheprovider -W ignore::DeprecationWarning -n 2 --dist loadfile $(notdir $(NOTEBOOKS))
 
