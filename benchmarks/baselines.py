@@ -29,7 +29,7 @@ import sklearn
 import mnist_helpers as mh
 from mnist_helpers import baselines as bl
 from mnist_helpers.results import results_folder, write_results
-from mnist_helpers.timing import load_average, machine_info
+from mnist_helpers.timing import load_average, machine_info, run_script
 
 # The same settings as chapter 2 (the chapter checks that they agree).
 LOGREG_C = 0.1
@@ -122,7 +122,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except mh.MnistNotFoundError as exc:  # the message lists the sources tried and how to fix it
-        raise SystemExit(f"error: {exc}") from None
+    run_script(main)

@@ -32,7 +32,7 @@ import numpy as np
 import mnist_helpers as mh
 from mnist_helpers import cnn
 from mnist_helpers.results import results_folder, seed_summary, write_results
-from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle
+from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, run_script, wait_until_idle
 from mnist_helpers.training import AccuracyCurve
 
 RESULTS = results_folder() / "cnn.json"
@@ -202,7 +202,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (mh.MnistNotFoundError, TimeoutError) as exc:  # each message says what is wrong and the fix
-        raise SystemExit(f"error: {exc}") from None
+    run_script(main)

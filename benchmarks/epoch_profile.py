@@ -38,7 +38,7 @@ import numpy as np
 import mnist_helpers as mh
 from mnist_helpers import recipes
 from mnist_helpers.results import results_folder
-from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, wait_until_idle, write_timing_file
+from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, run_script, wait_until_idle, write_timing_file
 
 RESULTS = results_folder() / "timings" / "epoch_profile.json"
 
@@ -226,7 +226,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (mh.MnistNotFoundError, TimeoutError) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    run_script(main)

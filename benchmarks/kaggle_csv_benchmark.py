@@ -52,7 +52,7 @@ import pandas as pd
 import mnist_helpers as mh
 from mnist_helpers.checks import check_integer
 from mnist_helpers.results import results_folder
-from mnist_helpers.timing import machine_info, write_timing_file
+from mnist_helpers.timing import machine_info, run_script, write_timing_file
 
 RESULTS = results_folder() / "timings" / "kaggle_csv.json"  # beside the other timing benchmarks' files
 QUICK_ROWS = (500, 300)
@@ -139,7 +139,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except mh.MnistNotFoundError as exc:  # the message lists the sources tried and how to fix it
-        raise SystemExit(f"error: {exc}") from None
+    run_script(main)

@@ -32,7 +32,7 @@ import numpy as np
 from mnist_helpers.checks import check_integer
 from mnist_helpers.predict import sample_digit_files
 from mnist_helpers.results import results_folder
-from mnist_helpers.timing import load_average, machine_info, write_timing_file
+from mnist_helpers.timing import load_average, machine_info, run_script, write_timing_file
 
 RESULTS = results_folder() / "timings" / "predict.json"  # beside the other timing benchmarks' files
 TARGET_SECONDS = 1.0
@@ -141,4 +141,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -12,7 +12,9 @@ import os
 import platform
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 CPU_INFO = Path("/proc/cpuinfo")
 
@@ -139,3 +141,19 @@ def write_timing_file(path: str | os.PathLike, data: dict) -> Path:
     partial.replace(path)
     print(f"wrote {path}")
     return path
+
+
+def run_script(main: Callable[[], int | None]) -> NoReturn:
+    """Run a benchmark script's ``main()`` and exit with the status it returns (0 for None).
+
+    The two errors a user meets and can fix end in one line, ``error: ...``, not a traceback: no
+    MNIST data (the message lists the sources tried and how to fix it) and a machine that never
+    became idle (:func:`wait_until_idle` names the load and the fix).
+    """
+    from .data import MnistNotFoundError  # here: this module stays light for the book's extension
+
+    try:
+        status = main()
+    except (MnistNotFoundError, TimeoutError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    raise SystemExit(status)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from mnist_helpers import timing
+from mnist_helpers.data import MnistNotFoundError
 
 
 def test_other_cpu_use_counts_every_process_but_this_one(monkeypatch):
@@ -74,3 +75,25 @@ def test_write_timing_file_makes_folders_replaces_whole_and_says_so(tmp_path, ca
     timing.write_timing_file(target, {"rows": []})  # a second write replaces the first, nothing left beside it
     assert json.loads(target.read_text()) == {"rows": []} and [p.name for p in target.parent.iterdir()] == ["t.json"]
     assert capsys.readouterr().out == f"wrote {target}\nwrote {target}\n"
+
+
+def _raise(exc):
+    raise exc
+
+
+@pytest.mark.parametrize("main, code", [
+    (lambda: None, None), (lambda: 3, 3),  # SystemExit(None): exit status 0
+    (lambda: _raise(MnistNotFoundError("no MNIST data: set MNIST_DATA")), "error: no MNIST data: set MNIST_DATA"),
+    (lambda: _raise(TimeoutError("the load is 2.00: stop the other jobs")), "error: the load is 2.00: stop the other jobs"),
+])
+def test_run_script_exits_with_main_status_or_one_line(main, code):
+    with pytest.raises(SystemExit) as exit_info:
+        timing.run_script(main)
+    assert exit_info.value.code == code
+    if isinstance(code, str):  # `from None`: the user sees the one line, no chained traceback
+        assert exit_info.value.__suppress_context__
+
+
+def test_run_script_leaves_other_errors_their_traceback():
+    with pytest.raises(ValueError, match="a bug"):
+        timing.run_script(lambda: _raise(ValueError("a bug")))
