@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 import mnist_helpers as mh
+from mnist_helpers import timing
 from mnist_helpers.results import results_folder
-from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, run_script, wait_until_idle, write_timing_file
 
 RESULTS = results_folder() / "timings" / "augmentation.json"
 BATCH_SIZE = 128
@@ -44,13 +43,7 @@ def seconds_per_pass(augment, images, repeats: int) -> list[float]:
     for batch in batches[:2]:  # trace both batch shapes before the clock starts
         step(batch)
     step(batches[-1])
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for batch in batches:
-            step(batch)
-        times.append(time.perf_counter() - start)
-    return times
+    return timing.pass_seconds(step, batches, repeats)
 
 
 def main(argv=None) -> None:
@@ -67,11 +60,11 @@ def main(argv=None) -> None:
     if args.quick:
         x_train, args.repeats = x_train[:2560], 2
     images = (x_train[..., None] / 255.0).astype("float32")
-    load_at_start = load_average() if args.quick else wait_until_idle()
+    load_at_start = timing.load_average() if args.quick else timing.wait_until_idle()
     rows = []
     for name, augment in (("three Keras layers", augmentation.build_augmentation(seed=0)),
                           ("one affine warp", augmentation.DigitAffineAugmentation(seed=0))):
-        with OtherCpuUse() as other:
+        with timing.OtherCpuUse() as other:
             times = seconds_per_pass(augment, images, args.repeats)
         rows.append({"model": name, "images": len(images), "repeats": args.repeats,
                      "median_seconds": round(statistics.median(times), 3),
@@ -90,10 +83,10 @@ def main(argv=None) -> None:
             "description": "Seconds to augment the training images once (batches of 128, training mode, compiled), "
                            "median of several passes: Keras' three random-transform layers against one composed "
                            "affine warp drawn from the same ranges.",
-            "machine": machine_info(tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__),
+            "machine": timing.machine_info(tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__),
             "load_average_at_start": load_at_start, "rows": rows}
-    write_timing_file(out, data)
+    timing.write_timing_file(out, data)
 
 
 if __name__ == "__main__":
-    run_script(main)
+    timing.run_script(main)

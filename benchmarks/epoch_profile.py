@@ -38,7 +38,15 @@ import numpy as np
 import mnist_helpers as mh
 from mnist_helpers import recipes
 from mnist_helpers.results import results_folder
-from mnist_helpers.timing import OtherCpuUse, load_average, machine_info, run_script, wait_until_idle, write_timing_file
+from mnist_helpers.timing import (
+    OtherCpuUse,
+    load_average,
+    machine_info,
+    pass_seconds,
+    run_script,
+    wait_until_idle,
+    write_timing_file,
+)
 
 RESULTS = results_folder() / "timings" / "epoch_profile.json"
 
@@ -144,13 +152,7 @@ def layer_forward_seconds(x, repeats: int) -> list[dict]:
         prefix = keras.Model(model.inputs, layer.output)
         step = tf.function(lambda batch, prefix=prefix: prefix(batch, training=True), autograph=False)
         step(batches[0])  # trace before the clock starts
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for batch in batches:
-                step(batch)
-            times.append(time.perf_counter() - start)
-        total = min(times)  # the fastest pass, as for the variants
+        total = min(pass_seconds(step, batches, repeats))  # the fastest pass, as for the variants
         rows.append({"layer": layer.name, "forward_seconds_to_here": round(total, 4),
                      "forward_seconds": round(max(total - previous, 0.0), 4)})
         previous = total

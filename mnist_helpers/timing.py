@@ -12,9 +12,9 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 CPU_INFO = Path("/proc/cpuinfo")
 
@@ -141,6 +141,21 @@ def write_timing_file(path: str | os.PathLike, data: dict) -> Path:
     partial.replace(path)
     print(f"wrote {path}")
     return path
+
+
+def pass_seconds(step: Callable[[Any], Any], batches: Sequence, repeats: int) -> list[float]:
+    """Wall-clock seconds of each of ``repeats`` passes of ``step`` over ``batches``, one call per batch.
+
+    Call ``step`` once per batch shape before (a compiled function traces then), so that no pass
+    times the tracing. Compare the fastest pass, or the median, of one run: single passes vary.
+    """
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for batch in batches:
+            step(batch)
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def run_script(main: Callable[[], int | None]) -> NoReturn:

@@ -97,3 +97,14 @@ def test_run_script_exits_with_main_status_or_one_line(main, code):
 def test_run_script_leaves_other_errors_their_traceback():
     with pytest.raises(ValueError, match="a bug"):
         timing.run_script(lambda: _raise(ValueError("a bug")))
+
+
+def test_pass_seconds_times_each_pass_over_every_batch(monkeypatch):
+    clock, calls = [0.0], []
+
+    def step(batch):  # each call takes `batch` seconds on the patched clock
+        calls.append(batch)
+        clock[0] += batch
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+    assert timing.pass_seconds(step, [0.5, 1.5], repeats=3) == [2.0, 2.0, 2.0]
+    assert calls == [0.5, 1.5] * 3
