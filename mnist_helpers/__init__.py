@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+# __version__ comes from the installed package's metadata (pyproject.toml's version, the one
+# place it is written), on first use like the names below.
 
 _SUBMODULES = ("backprop", "baselines", "checks", "cnn", "config", "convolution", "data", "inference", "kaggle", "layers",
                "model_card", "models", "optimizers", "plots", "predict", "preprocessing", "prose", "recipes", "regularization",
@@ -67,7 +68,14 @@ __all__ = sorted(_EXPORTS)
 
 def __getattr__(name: str):
     """Load a submodule or a top-level name on first use, then keep it as a module attribute."""
-    if name in _SUBMODULES:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("mnist-helpers")
+        except PackageNotFoundError:  # imported from a folder on sys.path, never installed
+            value = "unknown (not installed)"
+    elif name in _SUBMODULES:
         value = importlib.import_module(f".{name}", __name__)
     elif name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -4,6 +4,8 @@ import importlib
 import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +57,15 @@ def test_import_does_nothing():
                         "print(mh.load_mnist.__module__, mh.stats.__name__)\n")  # names resolve on first use
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["mnist_helpers.data", "mnist_helpers.stats"]
+
+
+def test_version_is_pyprojects_everywhere():
+    # pyproject.toml writes it once; the package reads it from its installed metadata and
+    # CITATION.cff must name the same release.
+    root = Path(__file__).resolve().parent.parent
+    version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf8"))["project"]["version"]
+    assert mh.__version__ == version
+    assert f'\nversion: "{version}"\n' in (root / "CITATION.cff").read_text(encoding="utf8")
 
 
 def test_unknown_attribute_is_an_attribute_error():
