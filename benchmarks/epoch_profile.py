@@ -102,6 +102,11 @@ def build(spec: dict):
     return cnn.build_final_cnn(seed=0, **spec.get("build", {}))
 
 
+def batch_size(spec: dict) -> int:
+    """The variant's batch size: its own, or 128, the Keras example's."""
+    return spec.get("batch_size", 128)
+
+
 def compiled(spec: dict, x, repeats: int):
     """The variant's model, compiled as the book trains it."""
     import keras
@@ -109,12 +114,11 @@ def compiled(spec: dict, x, repeats: int):
     from mnist_helpers import cnn
 
     model = build(spec)
-    batch_size = spec.get("batch_size", 128)
     if spec.get("model") in ("keras_example", "tiny"):
         optimizer = keras.optimizers.Adam()  # the Keras example as published: constant rate
     else:
         optimizer = keras.optimizers.Adam(cnn.warmup_cosine_schedule(
-            1 + repeats, cnn.steps_per_epoch(len(x), batch_size), max_lr=cnn.FINAL_MAX_LR))
+            1 + repeats, cnn.steps_per_epoch(len(x), batch_size(spec)), max_lr=cnn.FINAL_MAX_LR))
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   steps_per_execution=spec.get("steps_per_execution", 1))
     return model
@@ -123,7 +127,7 @@ def compiled(spec: dict, x, repeats: int):
 def one_epoch(model, spec: dict, x, y) -> float:
     """Seconds of one epoch of ``model.fit`` (the model keeps training where it stopped)."""
     clock = epoch_clock()
-    mh.fit(model, x, y, epochs=1, batch_size=spec.get("batch_size", 128), quiet=True, callbacks=[clock])
+    mh.fit(model, x, y, epochs=1, batch_size=batch_size(spec), quiet=True, callbacks=[clock])
     return clock.seconds[0]
 
 
