@@ -37,6 +37,9 @@ book: setup
 # --compile-bytecode: uv, unlike pip, leaves the .pyc files to the first import, and where
 # PYTHONDONTWRITEBYTECODE is set (CI containers often set it) no import ever writes them: every
 # Python process then compiles TensorFlow's sources again (10 s to start it instead of 4.5 s).
+# The kernel keeps ipykernel's own name and display name, the ones the chapters record
+# ("python3", "Python 3 (ipykernel)"): JupyterLab writes the kernel's display name into a
+# notebook it opens, so any other name marks every chapter as changed the moment it opens.
 UV := $(BIN)/uv
 UV_INSTALL := pip install --quiet --compile-bytecode
 setup: $(VENV)/.installed
@@ -54,7 +57,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	  $(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock && \
 	  $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .; \
 	fi
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mnist book)" >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
 # Recompiles requirements.lock from requirements.in (the development tools' pins) and

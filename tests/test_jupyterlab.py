@@ -231,6 +231,10 @@ def test_the_notebooks_kernel_is_this_environment(lab):
         # The kernel runs the Python of the environment where `make setup` installed the helpers.
         argv0 = Path(specs[name]["spec"]["argv"][0])
         assert argv0.parent == Path(sys.executable).parent, f"{name} runs {argv0}, not {sys.executable}"
+        # JupyterLab writes the kernel's display name into the notebook it opens: another name
+        # than the recorded one would mark the chapter as changed at once.
+        recorded = json.loads(path.read_text())["metadata"]["kernelspec"]["display_name"]
+        assert specs[name]["spec"]["display_name"] == recorded, path.name
 
 
 def test_no_notebook_edits_sys_path():
@@ -358,14 +362,30 @@ RENDERED_JS = """sentences => {
 
 
 # Closes every tab, then opens the notebook (JupyterLab's own command, through window.jupyterapp).
-# A notebook counts as changed once opened (its tab shows the dot), and closing it would ask
-# whether to save: its tab is disposed instead, so the committed file is never written.
+# The tabs are disposed rather than closed: nothing can then ask to save, or write, a committed file.
 OPEN_ALONE_JS = """async path => {
   const app = window.jupyterapp;
   for (const widget of Array.from(app.shell.widgets('main'))) {
     widget.dispose();
   }
   await app.commands.execute('docmanager:open', {path});
+}"""
+
+
+# Once its kernel has started (JupyterLab writes the kernel's name and language into the notebook
+# then), the chapter must still be unchanged: otherwise its tab shows the unsaved dot and
+# closing it asks "Save your work".
+UNCHANGED_ONCE_KERNEL_STARTED_JS = """async () => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  await widget.sessionContext.ready;
+  const kernel = widget.sessionContext.session?.kernel;
+  if (!kernel) return 'no kernel started';
+  // The notebook panel writes the metadata in its own callbacks on these two promises, which were
+  // registered before this one's, so they have run once both have resolved.
+  await kernel.info;
+  await kernel.spec;
+  await new Promise(resolve => setTimeout(resolve, 0));
+  return !widget.context.model.dirty;
 }"""
 
 
@@ -394,6 +414,10 @@ def test_every_chapter_reads_in_jupyterlab_as_on_the_website(lab, website, brows
         except PlaywrightTimeout:
             pass  # the comparison below names what is missing
         text = _plain(" ".join(cells.all_inner_texts()))
+        unchanged = page.evaluate(UNCHANGED_ONCE_KERNEL_STARTED_JS)
+        if unchanged is not True:
+            problems.append(f"{path.name}: opening it marked it as changed (a reader would be asked to save it)"
+                            if unchanged is False else f"{path.name}: {unchanged}")
         if path.stem == "02_classic_baselines":
             page.get_by_text("Exercise 1", exact=True).first.scroll_into_view_if_needed()
             page.screenshot(path=str(SCREENSHOTS / "jupyterlab_exercises.png"))
