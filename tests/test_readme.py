@@ -111,3 +111,29 @@ def test_each_quoted_seed_spread_is_in_the_files_it_names(row, sources, spreads)
                if stats["mean ± sd"] == quoted.group(0)
                and all(stats[name] == value for name, values in extremes.items() for value in values)]
     assert matches, f"README row {row[0]!r} quotes {quoted.group(0)!r} {extremes}: not a seed spread in {named}"
+
+
+CHAPTER_ROWS = [row for row in ROWS if len(row) == 4]  # model | where | test accuracy | training time
+
+
+def timings(row) -> list[float]:
+    """Every time a results row records, in seconds: training, prediction, and extras named *seconds."""
+    extra = [value for key, value in row.extra.items() if key.endswith("seconds") and isinstance(value, (int, float))]
+    return [s for s in (row.train_seconds, row.predict_seconds, *extra) if s is not None]
+
+
+@pytest.mark.parametrize("row", CHAPTER_ROWS, ids=[row[0][:40] for row in CHAPTER_ROWS])
+def test_each_quoted_time_is_in_the_files_it_names(row, sources, results_files):
+    # A chapter re-run writes new times: a time typed into the README would go stale unnoticed.
+    text = " | ".join(row).replace("**", "")
+    named = set(named_sources(text, sources))
+    accuracy = re.search(r"\b\d{2}\.\d{2}%", text.split(" | ", 1)[1]).group(0)
+    seconds = [s for file in results_files if source_keys(file) & named for result in file.rows
+               if f"{result.test_accuracy:.2%}" == accuracy for s in timings(result)]
+    quoted = re.findall(r"(\d+(?:\.\d+)?) (s|min)\b", row[3])
+    assert quoted, f"README row {row[0]!r}: no time in {row[3]!r}"
+    for value, unit in quoted:
+        decimals = len(value.partition(".")[2])
+        shown = {f"{(s / 60 if unit == 'min' else s):.{decimals}f}" for s in seconds}
+        assert value in shown, (f"README row {row[0]!r} quotes {value} {unit}; the files it names record "
+                                f"{sorted(shown)} {unit} for the row of {accuracy}")
