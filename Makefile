@@ -78,7 +78,7 @@ test: test-package test-notebooks test-readers
 
 # The package tests and nbval run two workers (pytest-xdist), one per core, and each worker's
 # TensorFlow, OpenMP and BLAS get one thread: when both start a thread per core, four threads
-# fight over two cores (nbval: 4:15 so, 3:42 with one thread each; 2026-12-04).
+# fight over two cores (nbval took 4:15 without this and 3:42 with it, 2026-12-04).
 ONE_THREAD_EACH := TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 # A test file's tests stay on one worker (loadscope), so a module's expensive fixture (a

@@ -226,15 +226,15 @@ def test_the_notebooks_kernel_is_this_environment(lab):
     status, body = lab.get("api/kernelspecs")
     specs = json.loads(body)["kernelspecs"]
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        name = json.loads(path.read_text())["metadata"]["kernelspec"]["name"]
+        recorded = json.loads(path.read_text())["metadata"]["kernelspec"]
+        name = recorded["name"]
         assert name in specs, f"{path.name} asks for kernel {name!r}; the server has {sorted(specs)}"
         # The kernel runs the Python of the environment where `make setup` installed the helpers.
         argv0 = Path(specs[name]["spec"]["argv"][0])
         assert argv0.parent == Path(sys.executable).parent, f"{name} runs {argv0}, not {sys.executable}"
         # JupyterLab writes the kernel's display name into the notebook it opens: another name
         # than the recorded one would mark the chapter as changed at once.
-        recorded = json.loads(path.read_text())["metadata"]["kernelspec"]["display_name"]
-        assert specs[name]["spec"]["display_name"] == recorded, path.name
+        assert specs[name]["spec"]["display_name"] == recorded["display_name"], path.name
 
 
 def test_no_notebook_edits_sys_path():
